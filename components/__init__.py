@@ -1,0 +1,1 @@
+"""The pypi-index program's parts: settings, rendering functions and components."""

@@ -1,0 +1,133 @@
+"""Where the index runs: the Docker provider and the way shell steps reach the machine.
+
+Built once by `__main__` and handed to the components. Two targets:
+- `ssh`: a remote host. A bootstrap step installs Docker if needed, then the Docker provider talks to
+  it as `ssh://user@host:port`. Both SSH paths verify the host's key: pulumi-command with `host_key`,
+  the Docker provider (which runs the local OpenSSH client) with options that accept only the pinned
+  key. systemd supervises the container.
+- `local`: this machine's Docker engine, no SSH and no root. Docker's restart policy supervises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_docker as docker
+from pulumi_command import local, remote
+
+from . import scripts
+from .settings import Settings, SshSettings
+
+
+def known_hosts_pattern(ssh: SshSettings) -> str:
+    """known_hosts names a host on a non-standard port as [host]:port."""
+    return ssh.host if ssh.port == 22 else f"[{ssh.host}]:{ssh.port}"
+
+
+def docker_ssh_opts(ssh: SshSettings) -> list[str]:
+    """OpenSSH options for the Docker provider's `ssh ... docker system dial-stdio`.
+
+    The pinned key is the ONLY one accepted: the user's and the system's known_hosts are ignored, and
+    KnownHostsCommand (OpenSSH >= 8.5) supplies the pinned line without writing a file anywhere.
+    """
+    common = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
+    if ssh.skip_host_key_check:
+        return common + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    return common + [
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", f"KnownHostsCommand=/bin/echo {known_hosts_pattern(ssh)} {ssh.host_key}",
+    ]  # fmt: skip
+
+
+def health_base_url(settings: Settings) -> str:
+    """The index as seen from the machine it runs on (what the health gate checks)."""
+    address = settings.bind_address
+    if address in ("0.0.0.0", "::"):
+        address = "127.0.0.1"
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}:{settings.host_port}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A machine that runs the index: its Docker provider and how shell steps reach it."""
+
+    docker: docker.Provider
+    supervisor: str
+    """`systemd` (remote hosts) or `docker` (the local engine's restart policy)."""
+    health_url: str
+    connection: remote.ConnectionArgs | None = None
+    ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
+    """Resources that must exist before anything talks to Docker (the bootstrap)."""
+
+    def step(
+        self,
+        name: str,
+        script: str,
+        opts: pulumi.ResourceOptions,
+        stdin: pulumi.Input[str] | None = None,
+        delete: str | None = None,
+        triggers: Sequence[pulumi.Input[object]] | None = None,
+        secret: bool = False,
+    ) -> pulumi.CustomResource:
+        """A shell script run on the target. With `secret`, nothing it prints is logged or kept in clear."""
+        if secret:
+            opts = pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin", "stdout", "stderr"])
+            )
+        common = dict(
+            create=scripts.as_command(script),
+            delete=scripts.as_command(delete) if delete else None,
+            stdin=stdin,
+            triggers=triggers,
+            logging="none" if secret else "stdoutAndStderr",
+            add_previous_output_in_env=False,
+            opts=opts,
+        )
+        if self.connection is None:
+            return local.Command(name, **common)
+        return remote.Command(name, connection=self.connection, **common)
+
+
+def connect(settings: Settings) -> Target:
+    """Build the target for this stack: providers are made once, here."""
+    if settings.ssh is None:
+        return Target(
+            docker=docker.Provider("docker-local", host=settings.docker_host),
+            supervisor="docker",
+            health_url=health_base_url(settings),
+        )
+    ssh = settings.ssh
+    connection = remote.ConnectionArgs(
+        host=ssh.host,
+        port=ssh.port,
+        user=ssh.user,
+        host_key=ssh.host_key,
+        private_key=pulumi.Output.secret(ssh.private_key) if ssh.private_key else None,
+        dial_error_limit=3,
+        per_dial_timeout=15,
+    )
+    bootstrap = remote.Command(
+        "docker-bootstrap",
+        connection=connection,
+        create=scripts.as_command(scripts.docker_bootstrap()),
+        add_previous_output_in_env=False,
+    )
+    provider = docker.Provider(
+        "docker-remote",
+        host=f"ssh://{ssh.user}@{ssh.host}:{ssh.port}",
+        ssh_opts=docker_ssh_opts(ssh),
+        opts=pulumi.ResourceOptions(depends_on=[bootstrap]),
+    )
+    return Target(
+        docker=provider,
+        supervisor="systemd",
+        health_url=health_base_url(settings),
+        connection=connection,
+        ready=(bootstrap,),
+    )

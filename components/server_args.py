@@ -1,0 +1,37 @@
+"""The `pypi-server run ...` arguments the container starts with."""
+
+from __future__ import annotations
+
+from .settings import Settings
+
+PORT = 8080
+PACKAGES_DIR = "/data/packages"
+# A folder of its own: pypiserver re-reads the file when its mtime changes, and a directory mount
+# (unlike a single-file bind) lets a rename-into-place reach the running container.
+AUTH_DIR = "/data/auth"
+HTPASSWD = f"{AUTH_DIR}/.htpasswd"
+HEALTH_PATH = "/health"
+
+
+def run_args(settings: Settings) -> list[str]:
+    """Arguments after the image's entrypoint, which passes them to `pypi-server` as given.
+
+    The server is always named: as soon as arguments are given, the image's entrypoint no longer
+    adds `--server gunicorn`, and pypiserver falls back to `auto`. `--server gunicorn` reads the
+    image's /data/gunicorn.conf.py (gevent worker), as the image's own default does.
+    """
+    args = ["run", "--port", str(PORT), "--server", settings.server]
+    if settings.authenticate:
+        args += ["--passwords", HTPASSWD, "--authenticate", ",".join(settings.authenticate)]
+    else:
+        args += ["--passwords", ".", "--authenticate", "."]
+    if settings.allow_overwrite:
+        args.append("--overwrite")
+    # Without this, a name missing here is redirected to pypi.org: a typo or a squatted name of an
+    # internal package would install someone else's code.
+    if settings.fallback_url:
+        args += ["--fallback-url", settings.fallback_url]
+    else:
+        args.append("--disable-fallback")
+    args += ["--health-endpoint", HEALTH_PATH, PACKAGES_DIR]
+    return args

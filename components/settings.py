@@ -1,0 +1,450 @@
+"""The stack's settings: read once, validated before any resource is registered.
+
+`parse()` is pure (a mapping of config values in, a frozen `Settings` out) so every rule is tested
+as a table; `load()` is the thin Pulumi-facing wrapper. A bad value raises `ConfigError` naming the
+key, the value (never a secret's) and what is accepted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import re
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PROJECT = "pypi-index"
+
+TARGETS = ("local", "ssh")
+ACTIONS = ("update", "download", "list")
+SERVERS = ("gunicorn", "gevent", "auto")
+PRODUCTION_STACK = "production"
+
+# A release tag such as v2.4.1: floating tags (latest, unstable, v2.4) move under a running index.
+RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$")
+HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+MIN_PASSWORD = 12
+# bcrypt only reads the first 72 bytes: a longer password would silently match its own prefix.
+MAX_PASSWORD_BYTES = 72
+
+# The image's passlib (1.7.4) verifies bcrypt at any cost from 4 to 31; above 14 each request
+# takes seconds of CPU, because pypiserver verifies the hash on every authenticated request.
+MIN_ROUNDS, MAX_ROUNDS = 4, 14
+
+
+class ConfigError(ValueError):
+    """A config value that the program refuses, with the key and what it accepts."""
+
+    def __init__(self, key: str, shown: str, accepted: str):
+        self.key = key
+        super().__init__(f"config {PROJECT}:{key}: got {shown}; {accepted}")
+
+
+@dataclass(frozen=True)
+class SshSettings:
+    """How to reach a remote host. Absent for the `local` target."""
+
+    host: str
+    """Address or DNS name of the host."""
+    port: int
+    """sshd port."""
+    user: str
+    """Login user: needs passwordless sudo on the host."""
+    host_key: str | None
+    """The host's public key (`ssh-ed25519 AAAA...`), pinned on both SSH paths."""
+    skip_host_key_check: bool
+    """Explicit opt-out of host key verification; production refuses it."""
+    private_key: str | None = field(default=None, repr=False)
+    """Private key for pulumi-command (secret); otherwise both paths use the SSH agent."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the program needs from the stack's config, validated."""
+
+    stack: str
+    target: str
+    """`local` (this machine's Docker, supervised by Docker) or `ssh` (a host supervised by systemd)."""
+    ssh: SshSettings | None
+    docker_host: str | None
+    """Docker endpoint for the `local` target; None means Docker's own default."""
+    image_repository: str
+    image_tag: str
+    image_digest: str | None
+    host_port: int
+    bind_address: str
+    public_url: str
+    """Base URL clients use, without a trailing slash."""
+    authenticate: tuple[str, ...]
+    """Protected actions; empty means no authentication at all (`-a . -P .`)."""
+    users: Mapping[str, str] = field(repr=False)
+    """User name -> password (secret: never printed)."""
+    bcrypt_rounds: int
+    allow_overwrite: bool
+    fallback_url: str | None
+    server: str
+    memory_mb: int
+    health_timeout_seconds: int
+    protect_packages: bool
+    packages_volume: str
+    auth_volume: str
+    container_name: str
+
+    @property
+    def production(self) -> bool:
+        return self.stack == PRODUCTION_STACK
+
+    @property
+    def image_ref(self) -> str:
+        """The image as Docker names it: tag always, digest when pinned."""
+        ref = f"{self.image_repository}:{self.image_tag}"
+        return f"{ref}@{self.image_digest}" if self.image_digest else ref
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, str) else repr(value)
+
+
+def _int(values: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    raw = values.get(key, default)
+    if isinstance(raw, str) and re.fullmatch(r"\s*-?\d+\s*", raw):
+        number: int | None = int(raw)
+    elif isinstance(raw, int) and not isinstance(raw, bool):
+        number = raw
+    else:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(key, _show(raw), f"expected a whole number from {low} to {high}")
+    return number
+
+
+def _bool(values: Mapping[str, Any], key: str, default: bool) -> bool:
+    raw = values.get(key, default)
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    raise ConfigError(key, _show(raw), "expected true or false")
+
+
+def _str(values: Mapping[str, Any], key: str, default: str | None = None) -> str | None:
+    raw = values.get(key, default)
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(key, _show(raw), "expected a string")
+    return raw.strip() or None
+
+
+def _choice(values: Mapping[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _str(values, key, default)
+    if raw not in choices:
+        raise ConfigError(key, _show(raw), f"expected one of {', '.join(choices)}")
+    return raw
+
+
+def _list(values: Mapping[str, Any], key: str, default: list[str]) -> list[Any]:
+    raw = values.get(key, default)
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raw = [part.strip() for part in raw.split(",") if part.strip()]
+    if not isinstance(raw, list):
+        raise ConfigError(key, _show(raw), "expected a list")
+    return raw
+
+
+# The committed stack files use these ranges (RFC 5737) as placeholders for the operator's host.
+DOCUMENTATION_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+
+
+def _host(key: str, raw: str | None) -> str:
+    if not raw:
+        raise ConfigError(key, "nothing", "the ssh target needs the host's address or DNS name")
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        address = None
+    if address is not None:
+        if any(address in net for net in DOCUMENTATION_NETS):
+            raise ConfigError(key, _show(raw), "that is a documentation placeholder: set your host's address")
+        return raw
+    if not HOST_NAME.match(raw):
+        raise ConfigError(key, _show(raw), "expected an IP address or a DNS name")
+    return raw
+
+
+def _is_public_key(text: str) -> bool:
+    """`TYPE BASE64` whose blob really is an SSH key of that TYPE (catches placeholders and typos)."""
+    if not HOST_KEY.match(text):
+        return False
+    key_type, blob_text = text.split(" ")
+    try:
+        blob = base64.b64decode(blob_text, validate=True)
+        (length,) = struct.unpack(">I", blob[:4])
+    except (binascii.Error, struct.error):
+        return False
+    return blob[4 : 4 + length] == key_type.encode() and len(blob) > 4 + length + 16
+
+
+def _parse_ssh(values: Mapping[str, Any], production: bool) -> SshSettings:
+    host = _host("sshHost", _str(values, "sshHost"))
+    user = _str(values, "sshUser", "deploy")
+    if not user or not USER_NAME.match(user):
+        raise ConfigError("sshUser", _show(user), "expected a login name such as deploy")
+    host_key = _str(values, "sshHostKey")
+    if host_key:
+        host_key = " ".join(host_key.split()[:2])  # a trailing comment is not part of the key
+        if not _is_public_key(host_key):
+            raise ConfigError(
+                "sshHostKey",
+                _show(host_key[:40] + ("..." if len(host_key) > 40 else "")),
+                "expected a public host key such as 'ssh-ed25519 AAAA...' "
+                "(the text of /etc/ssh/ssh_host_ed25519_key.pub on the host)",
+            )
+    skip = _bool(values, "insecureSkipHostKeyCheck", False)
+    if not host_key and not skip:
+        raise ConfigError(
+            "sshHostKey",
+            "nothing",
+            "pin the host's key (ssh-ed25519 AAAA...), or set insecureSkipHostKeyCheck: true outside production",
+        )
+    if skip and production:
+        raise ConfigError("insecureSkipHostKeyCheck", "true", "production always verifies the host key: set it to false")
+    if host_key and skip:
+        raise ConfigError("insecureSkipHostKeyCheck", "true", "set either sshHostKey or insecureSkipHostKeyCheck, not both")
+    private_key = _str(values, "sshPrivateKey")
+    if private_key and "PRIVATE KEY" not in private_key:
+        raise ConfigError("sshPrivateKey", "(secret)", "expected an OpenSSH or PEM private key")
+    return SshSettings(
+        host=host,
+        port=_int(values, "sshPort", 22, 1, 65535),
+        user=user,
+        host_key=host_key,
+        skip_host_key_check=skip,
+        private_key=private_key,
+    )
+
+
+def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str]:
+    raw = values.get("users", {})
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError("users", "(secret)", "expected an object of user name -> password") from None
+    if not isinstance(raw, dict):
+        raise ConfigError("users", "(secret)", "expected an object of user name -> password")
+    if raw and not users_secret:
+        raise ConfigError(
+            "users",
+            "a value stored in clear",
+            "set passwords with `pulumi config set --secret --path 'users.NAME' PASSWORD`",
+        )
+    users: dict[str, str] = {}
+    for name, password in raw.items():
+        if not isinstance(name, str) or not USER_NAME.match(name):
+            raise ConfigError(
+                "users",
+                f"user name {_show(name)}",
+                "user names are 1-64 letters, digits, '.', '_', '-' or '@' (no ':' or spaces)",
+            )
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+            raise ConfigError(
+                f"users.{name}",
+                "(secret) an empty or short password",
+                f"passwords need at least {MIN_PASSWORD} characters",
+            )
+        if len(password.encode()) > MAX_PASSWORD_BYTES:
+            raise ConfigError(
+                f"users.{name}",
+                "(secret) a password over 72 bytes",
+                f"bcrypt reads at most {MAX_PASSWORD_BYTES} bytes: use a shorter password",
+            )
+        users[name] = password
+    return users
+
+
+def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = _list(values, "authenticate", list(ACTIONS))
+    actions = []
+    for action in raw:
+        if action not in ACTIONS:
+            raise ConfigError("authenticate", _show(action), f"protected actions are {', '.join(ACTIONS)} (a list; [] for none)")
+        if action not in actions:
+            actions.append(action)
+    # pypiserver's order, so the rendered arguments never change with the config's order.
+    return tuple(a for a in ACTIONS if a in actions)
+
+
+def _parse_image(values: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    repository = _str(values, "imageRepository", "pypiserver/pypiserver")
+    if not repository or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", repository):
+        raise ConfigError("imageRepository", _show(repository), "expected an image repository such as pypiserver/pypiserver")
+    tag = _str(values, "imageTag", "v2.4.1")
+    if not tag or not RELEASE_TAG.match(tag):
+        raise ConfigError("imageTag", _show(tag), "expected a release tag such as v2.4.1 (latest, unstable and vX.Y float)")
+    digest = _str(values, "imageDigest")
+    if digest and not DIGEST.match(digest):
+        raise ConfigError("imageDigest", _show(digest), "expected sha256: followed by 64 lowercase hex digits")
+    return repository, tag, digest
+
+
+def _parse_bind_address(values: Mapping[str, Any]) -> str:
+    raw = _str(values, "bindAddress", "127.0.0.1")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        raise ConfigError("bindAddress", _show(raw), "expected an IP address of the host, e.g. 127.0.0.1 or 0.0.0.0") from None
+
+
+def _parse_public_url(values: Mapping[str, Any], default_host: str, port: int) -> str:
+    raw = _str(values, "publicUrl")
+    if raw is None:
+        host = f"[{default_host}]" if ":" in default_host else default_host
+        return f"http://{host}:{port}"
+    if not re.match(r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$", raw):
+        raise ConfigError("publicUrl", _show(raw), "expected an http(s) URL without credentials, e.g. http://pypi.example.com:8080")
+    return raw.rstrip("/")
+
+
+def _parse_volume(values: Mapping[str, Any], key: str, default: str) -> str:
+    raw = _str(values, key, default)
+    if not raw or not VOLUME_NAME.match(raw):
+        raise ConfigError(key, _show(raw), "expected a Docker name: letters, digits, '_', '.', '-'")
+    return raw
+
+
+def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
+    """Validate raw config values (key -> value, without the project prefix) into Settings."""
+    production = stack == PRODUCTION_STACK
+    target = _choice(values, "target", "local", TARGETS)
+    if production and target != "ssh":
+        raise ConfigError("target", _show(target), "production deploys to a remote host: set target to ssh")
+    ssh = _parse_ssh(values, production) if target == "ssh" else None
+    docker_host = _str(values, "dockerHost")
+    if docker_host and target == "ssh":
+        raise ConfigError("dockerHost", _show(docker_host), "the ssh target reaches Docker through sshHost: leave dockerHost unset")
+    if docker_host and not re.match(r"^(unix|tcp|npipe)://\S+$", docker_host):
+        raise ConfigError("dockerHost", _show(docker_host), "expected unix:///path, tcp://host:port or npipe://...")
+
+    repository, tag, digest = _parse_image(values)
+    host_port = _int(values, "hostPort", 8080, 1, 65535)
+    bind_address = _parse_bind_address(values)
+    authenticate = _parse_authenticate(values)
+    users = _parse_users(values, "users" in secret_keys)
+    if authenticate and not users:
+        raise ConfigError(
+            "users",
+            "no users",
+            f"authenticate protects {', '.join(authenticate)}: add a user with "
+            "`pulumi config set --secret --path 'users.NAME' PASSWORD`, or set authenticate to []",
+        )
+    if users and not authenticate:
+        raise ConfigError("authenticate", "[]", "users are configured but nothing is protected: list the actions to protect")
+    if production and authenticate != ACTIONS:
+        raise ConfigError(
+            "authenticate", _show(list(authenticate)), "production protects update, download and list"
+        )
+    protect_packages = _bool(values, "protectPackages", True)
+    if production and not protect_packages:
+        raise ConfigError("protectPackages", "false", "production always protects and retains the package volume")
+
+    fallback_url = _str(values, "fallbackUrl")
+    if fallback_url and not re.match(r"^https?://\S+$", fallback_url):
+        raise ConfigError("fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback")
+
+    default_host = ssh.host if ssh else (bind_address if bind_address not in ("0.0.0.0", "::") else "127.0.0.1")
+    return Settings(
+        stack=stack,
+        target=target,
+        ssh=ssh,
+        docker_host=docker_host,
+        image_repository=repository,
+        image_tag=tag,
+        image_digest=digest,
+        host_port=host_port,
+        bind_address=bind_address,
+        public_url=_parse_public_url(values, default_host, host_port),
+        authenticate=authenticate,
+        users=users,
+        bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
+        allow_overwrite=_bool(values, "allowOverwrite", False),
+        fallback_url=fallback_url,
+        server=_choice(values, "server", "gunicorn", SERVERS),
+        memory_mb=_int(values, "memoryMb", 256, 64, 65536),
+        health_timeout_seconds=_int(values, "healthTimeoutSeconds", 90, 5, 1800),
+        protect_packages=protect_packages,
+        packages_volume=_parse_volume(values, "packagesVolume", "pypiserver-packages"),
+        auth_volume=_parse_volume(values, "authVolume", "pypiserver-auth"),
+        container_name=_parse_volume(values, "containerName", "pypiserver"),
+    )
+
+
+def load() -> Settings:
+    """Read this stack's config through Pulumi and validate it."""
+    import pulumi
+    from pulumi.runtime.config import get_config, is_config_secret
+
+    prefix = f"{PROJECT}:"
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    for key in KEYS:
+        raw = get_config(prefix + key)
+        if raw is None:
+            continue
+        values[key] = _decode(raw)
+        if is_config_secret(prefix + key):
+            secret_keys.add(key)
+    return parse(values, pulumi.get_stack(), frozenset(secret_keys))
+
+
+def _decode(raw: str) -> Any:
+    """Config arrives as strings; objects, lists, numbers and booleans as their JSON text."""
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, TypeError):
+        return raw
+
+
+# Every key the program reads; Pulumi.yaml declares the same set (a test keeps them in step).
+KEYS = (
+    "target",
+    "sshHost",
+    "sshPort",
+    "sshUser",
+    "sshHostKey",
+    "insecureSkipHostKeyCheck",
+    "sshPrivateKey",
+    "dockerHost",
+    "imageRepository",
+    "imageTag",
+    "imageDigest",
+    "hostPort",
+    "bindAddress",
+    "publicUrl",
+    "authenticate",
+    "users",
+    "bcryptRounds",
+    "allowOverwrite",
+    "fallbackUrl",
+    "server",
+    "memoryMb",
+    "healthTimeoutSeconds",
+    "protectPackages",
+    "packagesVolume",
+    "authVolume",
+    "containerName",
+)

@@ -1,0 +1,152 @@
+"""Config validation: every bad value is refused with the key, the value and what is accepted."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from components import settings
+from components.settings import ConfigError, parse
+from recorded import ROOT
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
+PASSWORD = "correct horse battery staple"
+
+REMOTE = {
+    "target": "ssh",
+    "sshHost": "pypi.internal.example",
+    "sshHostKey": HOST_KEY,
+    "users": {"ci": PASSWORD},
+}
+
+
+def remote(**changes):
+    values = {**REMOTE, **changes}
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# (stack, config, key named in the error, a fragment of what is accepted)
+BAD = [
+    ("staging", remote(sshHost=None), "sshHost", "needs the host's address"),
+    ("staging", remote(sshHost="bad host!"), "sshHost", "IP address or a DNS name"),
+    ("staging", remote(sshHost="203.0.113.10"), "sshHost", "documentation placeholder"),
+    ("staging", remote(sshPort="0"), "sshPort", "from 1 to 65535"),
+    ("staging", remote(sshPort=70000), "sshPort", "from 1 to 65535"),
+    ("staging", remote(sshPort="twenty-two"), "sshPort", "whole number"),
+    ("staging", remote(sshUser="root user"), "sshUser", "login name"),
+    ("staging", remote(sshHostKey=None), "sshHostKey", "pin the host's key"),
+    ("staging", remote(sshHostKey="ssh-ed25519 AAAAnotakey"), "sshHostKey", "public host key"),
+    ("staging", remote(sshHostKey="ssh-rsa " + HOST_KEY.split()[1]), "sshHostKey", "public host key"),
+    ("staging", remote(insecureSkipHostKeyCheck=True), "insecureSkipHostKeyCheck", "either sshHostKey or"),
+    ("staging", remote(insecureSkipHostKeyCheck="maybe"), "insecureSkipHostKeyCheck", "true or false"),
+    ("production", remote(sshHostKey=None, insecureSkipHostKeyCheck=True), "insecureSkipHostKeyCheck", "production always verifies"),
+    ("production", remote(sshHostKey=None), "sshHostKey", "pin the host's key"),
+    ("production", {"target": "local", "users": {"ci": PASSWORD}}, "target", "production deploys to a remote host"),
+    ("staging", remote(target="kubernetes"), "target", "one of local, ssh"),
+    ("staging", remote(hostPort="0"), "hostPort", "from 1 to 65535"),
+    ("staging", remote(hostPort="65536"), "hostPort", "from 1 to 65535"),
+    ("staging", remote(bindAddress="everywhere"), "bindAddress", "IP address"),
+    ("staging", remote(users={"ci:admin": PASSWORD}), "users", "no ':'"),
+    ("staging", remote(users={"": PASSWORD}), "users", "user names are"),
+    ("staging", remote(users={"ci": ""}), "users.ci", f"at least {settings.MIN_PASSWORD} characters"),
+    ("staging", remote(users={"ci": "short"}), "users.ci", f"at least {settings.MIN_PASSWORD} characters"),
+    ("staging", remote(users={"ci": "x" * 73}), "users.ci", "at most 72 bytes"),
+    ("staging", remote(users={}), "users", "add a user"),
+    ("staging", remote(authenticate=["update", "upload"]), "authenticate", "update, download, list"),
+    ("staging", remote(authenticate=[]), "authenticate", "nothing is protected"),
+    ("production", remote(authenticate=["update"]), "authenticate", "production protects update, download and list"),
+    ("production", remote(protectPackages=False), "protectPackages", "production always protects"),
+    ("staging", remote(imageTag="latest"), "imageTag", "release tag"),
+    ("staging", remote(imageTag="v2.4"), "imageTag", "release tag"),
+    ("staging", remote(imageTag="unstable"), "imageTag", "release tag"),
+    ("staging", remote(imageDigest="sha256:abc"), "imageDigest", "64 lowercase hex"),
+    ("staging", remote(imageRepository="Not A Repo"), "imageRepository", "image repository"),
+    ("staging", remote(bcryptRounds="3"), "bcryptRounds", "from 4 to 14"),
+    ("staging", remote(bcryptRounds="20"), "bcryptRounds", "from 4 to 14"),
+    ("staging", remote(server="tornado"), "server", "gunicorn, gevent, auto"),
+    ("staging", remote(memoryMb="16"), "memoryMb", "from 64"),
+    ("staging", remote(healthTimeoutSeconds="0"), "healthTimeoutSeconds", "from 5"),
+    ("staging", remote(publicUrl="http://user:pw@host/"), "publicUrl", "without credentials"),
+    ("staging", remote(fallbackUrl="pypi.org"), "fallbackUrl", "http(s) URL"),
+    ("staging", remote(packagesVolume="../etc"), "packagesVolume", "Docker name"),
+    ("staging", remote(dockerHost="unix:///var/run/docker.sock"), "dockerHost", "leave dockerHost unset"),
+    ("dev", {"target": "local", "dockerHost": "/var/run/docker.sock", "authenticate": []}, "dockerHost", "unix:///path"),
+]
+
+
+@pytest.mark.parametrize("stack,values,key,accepted", BAD, ids=[f"{row[2]}-{i}" for i, row in enumerate(BAD)])
+def test_bad_value_names_key_and_what_is_accepted(stack, values, key, accepted):
+    with pytest.raises(ConfigError) as error:
+        parse(values, stack, frozenset({"users"}))
+    message = str(error.value)
+    assert error.value.key == key, message
+    assert message.startswith(f"config pypi-index:{key}: got "), message
+    assert accepted in message, message
+
+
+@pytest.mark.parametrize("password", [PASSWORD, "Zq" * 37, "Zq9!x"])
+def test_errors_never_show_a_password(password):
+    try:
+        parse(remote(users={"ci": password}, imageTag="latest" if password == PASSWORD else "v2.4.1"), "staging", frozenset({"users"}))
+    except ConfigError as error:
+        assert password not in str(error)
+    else:
+        pytest.fail("expected a ConfigError")
+
+
+def test_users_stored_in_clear_are_refused():
+    with pytest.raises(ConfigError, match=r"pypi-index:users: got a value stored in clear; set passwords with `pulumi config set --secret"):
+        parse(remote(), "staging", frozenset())
+
+
+def test_valid_remote_settings():
+    result = parse(remote(sshPort="2222", authenticate='["list", "update"]'), "staging", frozenset({"users"}))
+    assert result.ssh is not None and result.ssh.port == 2222 and result.ssh.host_key == HOST_KEY
+    assert result.authenticate == ("update", "list"), "pypiserver's order, whatever the config's order"
+    assert result.image_ref == "pypiserver/pypiserver:v2.4.1"
+    assert result.public_url == "http://pypi.internal.example:8080"
+    assert result.bcrypt_rounds == 10 and not result.allow_overwrite and result.fallback_url is None
+
+
+def test_host_key_comment_is_dropped_and_digest_pins():
+    digest = "sha256:" + "ab" * 32
+    result = parse(remote(sshHostKey=HOST_KEY + " root@host", imageDigest=digest), "production", frozenset({"users"}))
+    assert result.ssh.host_key == HOST_KEY
+    assert result.image_ref == f"pypiserver/pypiserver:v2.4.1@{digest}"
+
+
+def test_dev_needs_no_ssh_no_users():
+    result = parse({"target": "local", "authenticate": [], "protectPackages": "false"}, "dev")
+    assert result.ssh is None and result.users == {} and result.authenticate == ()
+    assert result.public_url == "http://127.0.0.1:8080"
+
+
+def test_secret_values_are_not_in_repr():
+    result = parse(remote(sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n"), "staging", frozenset({"users"}))
+    assert PASSWORD not in repr(result) and "PRIVATE KEY" not in repr(result)
+
+
+def test_pulumi_yaml_declares_every_key_with_type_description_default():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    # users and sshPrivateKey: secrets, which cannot have a default in Pulumi.yaml (see its comment).
+    assert set(declared) | {"users", "sshPrivateKey"} == set(settings.KEYS)
+    for key, spec in declared.items():
+        assert {"type", "description", "default"} <= set(spec), key
+    assert project["stackConfigDir"] == "config"
+    # The declared defaults are what the program itself assumes (one source of truth in practice).
+    defaults = {k: v["default"] for k, v in declared.items()}
+    parsed = parse({**defaults, "authenticate": []}, "dev")
+    assert parsed.image_tag == defaults["imageTag"] and parsed.host_port == defaults["hostPort"]
+    assert settings._parse_authenticate({"authenticate": defaults["authenticate"]}) == settings.ACTIONS
+
+
+def test_committed_stack_files_name_only_known_keys():
+    for path in (ROOT / "config").glob("Pulumi.*.yaml"):
+        data = yaml.safe_load(path.read_text())
+        for key in data["config"]:
+            namespace, name = key.split(":", 1)
+            assert namespace == "pypi-index" and name in settings.KEYS, f"{path.name}: {key}"
+            assert re.match(r"^\w+$", name)
