@@ -1,0 +1,233 @@
+"""Local images for the host tests, built from nothing and cached as ``docker save`` tars.
+
+Why build everything: no container registry is reachable where these tests run (not even Docker Hub),
+and a fresh CI machine has no images. So:
+
+- ``pypi-test/debian:bookworm``  -- ``mmdebstrap`` from the Debian mirror, then ``docker import``;
+- ``pypi-test/host:latest``      -- the "server" we deploy onto (files/host/Dockerfile);
+- ``pypiserver/pypiserver:v2.4.1`` and ``:v2.4.0`` -- stand-ins for the official image
+  (files/pypiserver/), two genuinely different builds so an image upgrade can be tested.
+
+Caching: each image is keyed by a hash of its build inputs (Dockerfile and context files, package
+pins, the key of the image it is built on). The key is stored as an image label. ``ensure_images``
+uses, in order: the image already in the engine with the right key; ``docker load`` of
+``<cache>/<name>-<key>.tar``; a build (then saves the tar). Downloaded wheels are cached too.
+The cache folder is ``$PYPI_TEST_CACHE`` or ``<repo>/.cache/images``.
+
+Run ``python -m tests.host.images`` (from the repository root) to prebuild, e.g. in a CI cache step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .commands import docker, log, require_docker_engine, run
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FILES = Path(__file__).resolve().parent / "files"
+KEY_LABEL = "pypi-test.cache-key"
+
+BASE_IMAGE = "pypi-test/debian:bookworm"
+HOST_IMAGE = "pypi-test/host:latest"
+PYPISERVER_REPO = "pypiserver/pypiserver"
+
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+MMDEBSTRAP_ARGS = ("--variant=minbase", "--mode=root")
+
+# Python of the Debian base (bookworm: 3.11); the wheels must match it. The official image uses 3.10.
+IMAGE_PYTHON = "3.11"
+WHEEL_PLATFORM = "manylinux2014_x86_64"
+
+# Pins of the official image (docker/docker-requirements.txt of pypiserver v2.4.1).
+OFFICIAL_IMAGE_PINS = (
+    "gevent==24.11.1",
+    "gunicorn==20.0.4",
+    "passlib==1.7.4",
+    "bcrypt==3.2.0",
+    "waitress==3.0.1",
+    "watchdog==1.0.2",
+)
+# Tag -> pypiserver version. v2.4.1 is what the program deploys; v2.4.0 is the "previous" image.
+PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
+
+
+@dataclass(frozen=True)
+class Images:
+    """Names of the images ``ensure_images`` made available in the local engine."""
+
+    base: str = BASE_IMAGE
+    host: str = HOST_IMAGE
+    pypiserver: str = f"{PYPISERVER_REPO}:v2.4.1"
+    pypiserver_previous: str = f"{PYPISERVER_REPO}:v2.4.0"
+    # image name -> cached ``docker save`` tar (lets TestHost stream them into its inner engine)
+    tars: dict[str, Path] = field(default_factory=dict, compare=False)
+
+    @property
+    def standins(self) -> tuple[str, str]:
+        """The pypiserver stand-ins, i.e. what a host's inner engine needs (it has no registry)."""
+        return (self.pypiserver, self.pypiserver_previous)
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("PYPI_TEST_CACHE") or REPO_ROOT / ".cache" / "images")
+
+
+def _key(*parts: object) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _dir_digest(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): p.read_text() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def _label(image: str) -> str | None:
+    proc = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{KEY_LABEL}" }}}}', image,
+                  check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _tar_path(cache: Path, image: str, key: str) -> Path:
+    return cache / f"{image.replace('/', '_').replace(':', '_')}-{key}.tar"
+
+
+def _ensure(image: str, key: str, build, cache: Path) -> Path:
+    """Make ``image`` (with label ``key``) present in the engine; return its cached tar."""
+    tar = _tar_path(cache, image, key)
+    start = time.monotonic()
+    if _label(image) == key:
+        how = "already in engine"
+    elif tar.exists():
+        docker("load", "--input", str(tar))
+        if _label(image) != key:
+            raise RuntimeError(f"{tar} did not contain {image} with {KEY_LABEL}={key}; delete it")
+        how = "loaded from cache"
+    else:
+        build()
+        if _label(image) != key:
+            raise RuntimeError(f"build of {image} did not produce label {KEY_LABEL}={key}")
+        how = "built"
+    if not tar.exists():
+        partial = tar.with_suffix(".tar.partial")
+        docker("save", "--output", str(partial), image)
+        partial.rename(tar)  # atomic: an interrupted save never looks like a cache hit
+        for stale in cache.glob(tar.name.rsplit("-", 1)[0] + "-*.tar"):
+            if stale != tar:
+                stale.unlink()  # older keys of the same image
+    log(f"{image}: {how} in {time.monotonic() - start:.1f} s (key {key})")
+    return tar
+
+
+def _build_base(key: str, cache: Path) -> None:
+    if shutil.which("mmdebstrap") is None:
+        raise RuntimeError("mmdebstrap is needed to build the Debian base: apt-get install -y mmdebstrap")
+    with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache) as tmp:
+        rootfs = Path(tmp) / "rootfs.tar"
+        run(["mmdebstrap", *MMDEBSTRAP_ARGS, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR], timeout=1800)
+        docker("import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]',
+               str(rootfs), BASE_IMAGE)
+
+
+def _docker_build(image: str, key: str, context: Path) -> None:
+    # The classic builder works with every engine version we meet (BuildKit/buildx may be absent).
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    docker("build", "--pull=false", "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context),
+           env=env, timeout=1800)
+
+
+def _requirements(version: str) -> str:
+    return "\n".join([f"pypiserver=={version}", *OFFICIAL_IMAGE_PINS]) + "\n"
+
+
+def _wheels(requirements: str, cache: Path) -> Path:
+    """Wheels for ``requirements`` (and their dependencies), downloaded once into the cache.
+
+    Downloaded here, outside any container, because pip inside containers fails on TLS on these
+    machines; binary-only for the image's Python so the offline install inside cannot compile.
+    """
+    folder = cache / "wheels" / _key(requirements, IMAGE_PYTHON, WHEEL_PLATFORM)
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    req = folder / "requirements.txt"
+    req.write_text(requirements)
+    start = time.monotonic()
+    run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+         "--only-binary=:all:", "--python-version", IMAGE_PYTHON, "--implementation", "cp",
+         "--abi", "cp" + IMAGE_PYTHON.replace(".", ""), "--platform", WHEEL_PLATFORM,
+         "--dest", str(folder), "--requirement", str(req)], timeout=900)
+    done.touch()
+    log(f"wheels for {requirements.splitlines()[0]}: downloaded in {time.monotonic() - start:.1f} s")
+    return folder
+
+
+def _build_pypiserver(image: str, key: str, requirements: str, cache: Path) -> None:
+    wheels = _wheels(requirements, cache)
+    with tempfile.TemporaryDirectory(prefix="ctx-", dir=cache) as tmp:
+        ctx = Path(tmp)
+        shutil.copytree(FILES / "pypiserver", ctx, dirs_exist_ok=True)
+        shutil.copytree(wheels, ctx / "wheels", ignore=shutil.ignore_patterns(".complete", "*.txt"))
+        (ctx / "requirements.txt").write_text(requirements)
+        _docker_build(image, key, ctx)
+
+
+@contextlib.contextmanager
+def _locked(cache: Path):
+    """One builder at a time per cache folder (parallel pytest workers, two CI jobs on one box)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    # Runtime artefacts, never to be committed (same trick as .pytest_cache).
+    gitignore = cache / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("# created by tests/host/images.py\n*\n")
+    with open(cache / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def ensure_images(cache: Path | None = None) -> Images:
+    """Make all test images present in the local engine; idempotent, cheap when cached.
+
+    Raises ``DockerUnavailable`` if no engine answers (never skips).
+    """
+    require_docker_engine()
+    cache = Path(cache) if cache is not None else cache_dir()
+    start = time.monotonic()
+    tars: dict[str, Path] = {}
+    with _locked(cache):
+        base_key = _key("base", DEBIAN_SUITE, DEBIAN_MIRROR, MMDEBSTRAP_ARGS)
+        tars[BASE_IMAGE] = _ensure(BASE_IMAGE, base_key, lambda: _build_base(base_key, cache), cache)
+
+        host_key = _key("host", base_key, _dir_digest(FILES / "host"))
+        tars[HOST_IMAGE] = _ensure(
+            HOST_IMAGE, host_key, lambda: _docker_build(HOST_IMAGE, host_key, FILES / "host"), cache
+        )
+
+        for tag, version in PYPISERVER_VERSIONS.items():
+            image = f"{PYPISERVER_REPO}:{tag}"
+            reqs = _requirements(version)
+            key = _key("pypiserver", base_key, _dir_digest(FILES / "pypiserver"), reqs, IMAGE_PYTHON)
+            build = functools.partial(_build_pypiserver, image, key, reqs, cache)
+            tars[image] = _ensure(image, key, build, cache)
+    log(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
+    return Images(tars=tars)
+
+
+if __name__ == "__main__":
+    print(ensure_images())

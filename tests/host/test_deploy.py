@@ -1,0 +1,258 @@
+"""The production stack applied to a real host (systemd, sshd, its own Docker engine) over SSH.
+
+The scenarios run in file order on one host and one applied state, as an operator would live them:
+bad input first (nothing may change), then deploy, use, restarts, an upgrade, user changes, destroy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
+from recorded import Deployment, run_program, stack_config
+
+from .applier import Applier, ApplyError
+from .machine import free_port
+from .commands import wait_until
+from .machine import TestHost
+
+USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
+UPGRADE_FROM, UPGRADE_TO = "v2.4.0", "v2.4.1"
+
+
+@dataclass
+class Site:
+    host: TestHost
+    applier: Applier
+    config: dict
+
+    def deploy(self, **changes) -> Deployment:
+        self.config.update(changes)
+        deployment = run_program("production", self.config, secret_keys=("users",))
+        self.applier.up(deployment)
+        return deployment
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.host.index_port}"
+
+
+def production_config(host: TestHost, **changes) -> dict:
+    return {
+        **stack_config("production"),
+        "sshHost": "127.0.0.1",
+        "sshPort": str(host.ssh_port),
+        "sshHostKey": host.host_public_key,
+        "publicUrl": f"http://127.0.0.1:{host.index_port}",
+        "imageTag": UPGRADE_FROM,
+        "users": dict(USERS),
+        **changes,
+    }
+
+
+def host_state(host: TestHost) -> dict:
+    """What an apply could have changed on the host."""
+    return {
+        "containers": host.exec("docker ps -a --format '{{.Names}}'").stdout.split(),
+        "volumes": host.exec("docker volume ls --format '{{.Name}}'").stdout.split(),
+        "unit": host.exec("ls /etc/systemd/system/pypiserver.service", check=False).returncode == 0,
+    }
+
+
+@contextmanager
+def unavailability(url: str, user: str, password: str) -> Iterator[dict]:
+    """Poll an authenticated page every 50 ms; report the longest stretch it was not answering 200."""
+    result = {"seconds": 0.0}
+    stop = threading.Event()
+
+    def poll() -> None:
+        down_since = None
+        while not stop.is_set():
+            try:
+                ok = http_get(f"{url}/simple/", user, password, timeout=2).status == 200
+            except OSError:
+                ok = False
+            now = time.monotonic()
+            if ok and down_since is not None:
+                result["seconds"] = max(result["seconds"], now - down_since)
+                down_since = None
+            elif not ok and down_since is None:
+                down_since = now
+            time.sleep(0.05)
+        if down_since is not None:
+            result["seconds"] = max(result["seconds"], time.monotonic() - down_since)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        stop.set()
+        thread.join()
+
+
+@pytest.fixture(scope="module")
+def site(target_host: TestHost) -> Iterator[Site]:
+    applier = Applier(target_host.private_key_path)
+    site = Site(target_host, applier, production_config(target_host))
+    yield site
+    # Leave the shared host clean for other modules: everything, the retained volume included.
+    applier.state.clear()
+    target_host.ssh("sudo -n systemctl disable --now pypiserver.service; sudo -n rm -f /etc/systemd/system/pypiserver.service; "
+                    "docker rm -f pypiserver; docker volume rm pypiserver-packages pypiserver-auth", check=False)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    return make_wheel(tmp_path_factory.mktemp("dist"), "team-tool", "1.0.0")
+
+
+def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
+    before = host_state(site.host)
+    assert before == {"containers": [], "volumes": [], "unit": False}, before
+    deployment = run_program("production", {**site.config, "sshPort": str(free_port())}, secret_keys=("users",))
+    with pytest.raises(ApplyError, match=r"docker-bootstrap \(create\) exited 255[\s\S]*Connection refused"):
+        Applier(site.host.private_key_path).up(deployment)
+    assert host_state(site.host) == before
+
+
+def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    impostor = " ".join((tmp_path / "other.pub").read_text().split()[:2])
+    before = host_state(site.host)
+    deployment = run_program("production", {**site.config, "sshHostKey": impostor}, secret_keys=("users",))
+    with pytest.raises(ApplyError, match=r"docker-bootstrap[\s\S]*Host key verification failed"):
+        Applier(site.host.private_key_path).up(deployment)
+    assert host_state(site.host) == before
+
+
+def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
+    started = time.monotonic()
+    site.deploy()
+    print(f"\n[pypi-test] first deploy onto a fresh host: {time.monotonic() - started:.1f} s")
+    assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
+    assert site.host.ssh("systemctl is-enabled pypiserver").stdout.strip() == "enabled"
+    reply = http_get(f"{site.url}/health")
+    assert reply.status == 200 and reply.body == b"Ok"
+    policy = site.host.ssh("docker inspect --format '{{.HostConfig.RestartPolicy.Name}} {{.Config.Image}}' pypiserver").stdout.split()
+    assert policy[0] == "no", "systemd supervises; Docker must not restart it too"
+    rows = site.host.ssh("docker top pypiserver -o pid,uid").stdout.splitlines()[1:]
+    uids = [row.split()[1] for row in rows]
+    assert uids and set(uids) == {"9898"}, f"pypiserver runs as uid 9898, not {uids}"
+
+
+def test_1_second_apply_changes_nothing(site):
+    before = dict(site.applier.state)
+    container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    site.deploy()
+    assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container
+    assert {k: v.inputs for k, v in site.applier.state.items()} == {k: v.inputs for k, v in before.items()}
+
+
+def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
+    exports = run_program("production", site.config, secret_keys=("users",)).exports
+    result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    installed = pip_install(tmp_path / "home", exports["pipConf"], "127.0.0.1", "alice", USERS["alice"], "team-tool", tmp_path / "site")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert (tmp_path / "site" / "team_tool" / "__init__.py").exists()
+    for credentials in [(None, None), ("ci", "wrong-password-123"), ("mallory", USERS["ci"])]:
+        for path in ("/simple/", "/simple/team-tool/", f"/packages/{wheel.name}"):
+            assert http_get(site.url + path, *credentials).status in (401, 403), (credentials, path)
+    refused = twine_upload(exports["uploadUrl"], make_wheel(tmp_path, "intruder", "1.0"), "ci", "wrong-password-123")
+    assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+
+
+def package_files(site: Site) -> list[str]:
+    listing = site.host.ssh("docker run --rm --mount type=volume,source=pypiserver-packages,target=/p --entrypoint ls pypiserver/pypiserver:" + site.config["imageTag"] + " /p")
+    return listing.stdout.split()
+
+
+def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
+    site.host.ssh("sudo -n systemctl restart pypiserver")
+    wait_healthy(site.url, timeout=60)
+    pid = site.host.ssh("docker inspect --format '{{.State.Pid}}' pypiserver").stdout.strip()
+    killed = time.monotonic()
+    site.host.ssh(f"sudo -n kill -9 {pid}")
+
+    def restarted() -> bool:
+        now = site.host.ssh("docker inspect --format '{{.State.Pid}}' pypiserver", check=False).stdout.strip()
+        return now not in ("", "0", pid)
+
+    wait_until("systemd to start the killed container again", restarted, 60, 0.2)
+    wait_healthy(site.url, timeout=60)
+    print(f"\n[pypi-test] killed container process: healthy again after {time.monotonic() - killed:.1f} s")
+    assert wheel.name in package_files(site)
+    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+
+
+def test_4_host_reboot_brings_the_index_back_by_itself(site, wheel):
+    site.host.restart()
+    took = wait_healthy(site.url, timeout=120)
+    print(f"\n[pypi-test] host restart: index healthy {took:.1f} s after the host was ready")
+    assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
+    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+
+
+def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
+    old = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    with unavailability(site.url, "ci", USERS["ci"]) as down:
+        site.deploy(imageTag=UPGRADE_TO, allowOverwrite="true")
+    new = site.host.ssh("docker inspect --format '{{.Id}} {{.Config.Image}}' pypiserver").stdout.split()
+    assert new[0] != old, "a new image and new arguments replace the container"
+    command = site.host.ssh("docker inspect --format '{{json .Args}}' pypiserver").stdout
+    assert "--overwrite" in command
+    version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
+    assert version.endswith("2.4.1"), version
+    print(f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): {down['seconds']:.2f} s")
+    assert wheel.name in package_files(site)
+    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+    assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
+
+
+def test_6_add_rotate_remove_users_without_downtime(site):
+    container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    users = {"ci": USERS["ci"], "bob": "bob-password-5e7c2a9d", "alice": "alice-rotated-8c1d3b7e"}
+    with unavailability(site.url, "ci", USERS["ci"]) as down:
+        site.deploy(users=users)
+        time.sleep(0.5)
+    print(f"\n[pypi-test] DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
+    assert http_get(f"{site.url}/simple/", "bob", users["bob"]).status == 200
+    assert http_get(f"{site.url}/simple/", "alice", users["alice"]).status == 200
+    assert http_get(f"{site.url}/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
+    with unavailability(site.url, "ci", USERS["ci"]) as down:
+        site.deploy(users={"ci": USERS["ci"], "alice": users["alice"]})
+        time.sleep(0.5)
+    print(f"[pypi-test] DOWNTIME removing bob: {down['seconds']:.2f} s")
+    assert http_get(f"{site.url}/simple/", "bob", users["bob"]).status in (401, 403)
+    assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container, "no restart"
+    mode = site.host.ssh(
+        "docker run --rm --user 0 --mount type=volume,source=pypiserver-auth,target=/a --entrypoint stat "
+        f"pypiserver/pypiserver:{site.config['imageTag']} -c '%u %a' /a/.htpasswd"
+    ).stdout.split()
+    assert mode == ["9898", "600"], mode
+
+
+def test_7_destroy_of_production_keeps_the_packages(site, wheel):
+    with pytest.raises(ApplyError, match="protected"):
+        site.applier.destroy(exclude_protected=False)
+    assert "pypiserver" in host_state(site.host)["containers"], "a refused destroy deletes nothing"
+    site.applier.destroy(exclude_protected=True)
+    state = host_state(site.host)
+    assert "pypiserver" not in state["containers"] and not state["unit"], state
+    assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
+    assert "pypiserver-packages" in state["volumes"]
+    assert wheel.name in package_files(site)
+    # Even unprotected, the volume is retained on delete.
+    for applied in site.applier.state.values():
+        applied.protect = False
+    site.applier.destroy(exclude_protected=False)
+    assert wheel.name in package_files(site)

@@ -1,0 +1,118 @@
+"""What a user does against a deployed index: build a wheel, twine upload, pip install, plain HTTP.
+
+Shared by the real-behaviour tests (pypiserver on loopback) and the real-host tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def make_wheel(directory: Path, name: str, version: str, size: int = 0) -> Path:
+    """A real, installable pure-Python wheel (PEP 427), built here so tests need no build backend.
+
+    `size` pads it with incompressible bytes, for upload-size tests.
+    """
+    module = name.replace("-", "_")
+    dist_info = f"{module}-{version}.dist-info"
+    files = {
+        f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n".encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: pypi-index-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    if size:
+        files[f"{module}/padding.bin"] = os.urandom(size)
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    record += f"{dist_info}/RECORD,,\n"
+    path = directory / f"{module}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for member, data in files.items():
+            wheel.writestr(member, data)
+        wheel.writestr(f"{dist_info}/RECORD", record)
+    return path
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+
+
+def http_get(url: str, user: str | None = None, password: str | None = None, timeout: float = 10) -> Response:
+    request = urllib.request.Request(url)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return Response(reply.status, reply.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.read())
+
+
+def wait_healthy(base_url: str, timeout: float = 60) -> float:
+    """Seconds until GET /health answers 200 (raises on timeout)."""
+    start = time.monotonic()
+    while True:
+        try:
+            if http_get(f"{base_url}/health", timeout=2).status == 200:
+                return time.monotonic() - start
+        except OSError:
+            pass
+        if time.monotonic() - start > timeout:
+            raise TimeoutError(f"{base_url}/health did not answer within {timeout} s")
+        time.sleep(0.2)
+
+
+def twine_upload(upload_url: str, wheel: Path, user: str, password: str) -> subprocess.CompletedProcess:
+    """`twine upload` with credentials from the environment, as CI jobs do (never on the command line)."""
+    env = {**os.environ, "TWINE_USERNAME": user, "TWINE_PASSWORD": password, "TWINE_NON_INTERACTIVE": "1"}
+    return subprocess.run(
+        [str(BIN / "twine"), "upload", "--disable-progress-bar", "--repository-url", upload_url, str(wheel)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def pip_install(
+    home: Path, pip_conf: str, host: str, user: str, password: str, name: str, target: Path
+) -> subprocess.CompletedProcess:
+    """`pip install NAME` with the program's pip.conf as pip's only config and the password in ~/.netrc."""
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "pip.conf"
+    conf.write_text(pip_conf)
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine {host}\nlogin {user}\npassword {password}\n")
+    netrc.chmod(0o600)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
+        "HOME": str(home),
+        "PIP_CONFIG_FILE": str(conf),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+    }
+    return subprocess.run(
+        [str(BIN / "python"), "-m", "pip", "install", "--no-cache-dir", "--no-deps", "--target", str(target), name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+    )

@@ -1,0 +1,88 @@
+"""The real pypiserver, at the version the image tag pins and with the image's own library pins,
+started on loopback with the arguments and htpasswd file the program produces.
+
+It runs in a virtualenv of its own (cached under .cache/): the image's passlib 1.7.4 + bcrypt 3.2
+cannot share one with the program's libpass + bcrypt 5, and the hashes must verify THERE.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from components import server_args
+from host.images import OFFICIAL_IMAGE_PINS, cache_dir
+
+from index_client import wait_healthy
+
+GUNICORN_CONF = Path(__file__).parent / "host" / "files" / "pypiserver" / "gunicorn.conf.py"
+
+def ensure_venv(version: str) -> Path:
+    """A virtualenv with pypiserver==version and the image's pins; built once, then reused."""
+    venv = cache_dir().parent / f"pypiserver-{version}-venv"
+    marker = venv / "pins.txt"
+    pins = "\n".join([f"pypiserver=={version.lstrip('v')}", *OFFICIAL_IMAGE_PINS]) + "\n"
+    if marker.exists() and marker.read_text() == pins:
+        return venv
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--only-binary=:all:", *pins.split()],
+        check=True,
+        timeout=600,
+    )
+    marker.write_text(pins)
+    return venv
+
+@dataclass
+class RunningIndex:
+    url: str
+    port: int
+    packages: Path
+    htpasswd: Path
+    process: subprocess.Popen
+    log: Path
+
+def localize(args: list[str], packages: Path, htpasswd: Path, port: int) -> list[str]:
+    """The container's arguments with its paths and port mapped onto this machine, and loopback only."""
+    mapping = {server_args.PACKAGES_DIR: str(packages), server_args.HTPASSWD: str(htpasswd)}
+    local = [mapping.get(a, a) for a in args]
+    local[local.index("--port") + 1] = str(port)
+    return [*local[:1], "--host", "127.0.0.1", *local[1:]]
+
+@contextmanager
+def running_index(
+    args: list[str], htpasswd_text: str | None, workdir: Path, version: str, port: int
+) -> Iterator[RunningIndex]:
+    venv = ensure_venv(version)
+    packages = workdir / "packages"
+    packages.mkdir(parents=True, exist_ok=True)
+    htpasswd = workdir / "auth" / ".htpasswd"
+    htpasswd.parent.mkdir(parents=True, exist_ok=True)
+    if htpasswd_text is not None:
+        htpasswd.write_text(htpasswd_text)
+        htpasswd.chmod(0o600)
+    # --server gunicorn reads ./gunicorn.conf.py, as in the image's WORKDIR /data.
+    shutil.copy(GUNICORN_CONF, workdir / "gunicorn.conf.py")
+    log = workdir / "pypiserver.log"
+    command = [str(venv / "bin" / "pypi-server"), *localize(args, packages, htpasswd, port)]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_healthy(url, timeout=30)
+        except TimeoutError:
+            raise AssertionError(f"pypiserver did not start: {command}\n{log.read_text()[-2000:]}") from None
+        yield RunningIndex(url, port, packages, htpasswd, process, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
