@@ -34,8 +34,9 @@ def docker_ssh_opts(ssh: SshSettings) -> list[str]:
     """
     common = ["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"]
     if ssh.skip_host_key_check:
-        return common + ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-    return common + [
+        return [*common, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+    return [
+        *common,
         "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=/dev/null",
         "-o", "GlobalKnownHostsFile=/dev/null",
@@ -80,18 +81,31 @@ class Target:
             opts = pulumi.ResourceOptions.merge(
                 opts, pulumi.ResourceOptions(additional_secret_outputs=["stdin", "stdout", "stderr"])
             )
-        common = dict(
-            create=scripts.as_command(script),
-            delete=scripts.as_command(delete) if delete else None,
+        create = scripts.as_command(script)
+        on_delete = scripts.as_command(delete) if delete else None
+        logging = "none" if secret else "stdoutAndStderr"
+        if self.connection is None:
+            return local.Command(
+                name,
+                create=create,
+                delete=on_delete,
+                stdin=stdin,
+                triggers=triggers,
+                logging=local.Logging(logging),
+                add_previous_output_in_env=False,
+                opts=opts,
+            )
+        return remote.Command(
+            name,
+            connection=self.connection,
+            create=create,
+            delete=on_delete,
             stdin=stdin,
             triggers=triggers,
-            logging="none" if secret else "stdoutAndStderr",
+            logging=remote.Logging(logging),
             add_previous_output_in_env=False,
             opts=opts,
         )
-        if self.connection is None:
-            return local.Command(name, **common)
-        return remote.Command(name, connection=self.connection, **common)
 
 
 def connect(settings: Settings) -> Target:

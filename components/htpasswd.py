@@ -21,9 +21,7 @@ SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 def derive_salt(password: str, user: str, context: str) -> str:
     """A 22-character bcrypt salt fixed by (context, user, password)."""
-    raw = hashlib.scrypt(
-        password.encode(), salt=f"pypi-index htpasswd\0{context}\0{user}".encode(), dklen=16, **SCRYPT
-    )
+    raw = hashlib.scrypt(password.encode(), salt=f"pypi-index htpasswd\0{context}\0{user}".encode(), dklen=16, **SCRYPT)
     return bcrypt64.encode_bytes(raw).decode()
 
 

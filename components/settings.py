@@ -29,7 +29,9 @@ RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$")
-HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 MIN_PASSWORD = 12
@@ -222,9 +224,13 @@ def _parse_ssh(values: Mapping[str, Any], production: bool) -> SshSettings:
             "pin the host's key (ssh-ed25519 AAAA...), or set insecureSkipHostKeyCheck: true outside production",
         )
     if skip and production:
-        raise ConfigError("insecureSkipHostKeyCheck", "true", "production always verifies the host key: set it to false")
+        raise ConfigError(
+            "insecureSkipHostKeyCheck", "true", "production always verifies the host key: set it to false"
+        )
     if host_key and skip:
-        raise ConfigError("insecureSkipHostKeyCheck", "true", "set either sshHostKey or insecureSkipHostKeyCheck, not both")
+        raise ConfigError(
+            "insecureSkipHostKeyCheck", "true", "set either sshHostKey or insecureSkipHostKeyCheck, not both"
+        )
     private_key = _str(values, "sshPrivateKey")
     if private_key and "PRIVATE KEY" not in private_key:
         raise ConfigError("sshPrivateKey", "(secret)", "expected an OpenSSH or PEM private key")
@@ -282,7 +288,9 @@ def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
     actions = []
     for action in raw:
         if action not in ACTIONS:
-            raise ConfigError("authenticate", _show(action), f"protected actions are {', '.join(ACTIONS)} (a list; [] for none)")
+            raise ConfigError(
+                "authenticate", _show(action), f"protected actions are {', '.join(ACTIONS)} (a list; [] for none)"
+            )
         if action not in actions:
             actions.append(action)
     # pypiserver's order, so the rendered arguments never change with the config's order.
@@ -291,11 +299,17 @@ def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
 
 def _parse_image(values: Mapping[str, Any]) -> tuple[str, str, str | None]:
     repository = _str(values, "imageRepository", "pypiserver/pypiserver")
-    if not repository or not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", repository):
-        raise ConfigError("imageRepository", _show(repository), "expected an image repository such as pypiserver/pypiserver")
+    if not repository or not re.match(
+        r"^[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$", repository
+    ):
+        raise ConfigError(
+            "imageRepository", _show(repository), "expected an image repository such as pypiserver/pypiserver"
+        )
     tag = _str(values, "imageTag", "v2.4.1")
     if not tag or not RELEASE_TAG.match(tag):
-        raise ConfigError("imageTag", _show(tag), "expected a release tag such as v2.4.1 (latest, unstable and vX.Y float)")
+        raise ConfigError(
+            "imageTag", _show(tag), "expected a release tag such as v2.4.1 (latest, unstable and vX.Y float)"
+        )
     digest = _str(values, "imageDigest")
     if digest and not DIGEST.match(digest):
         raise ConfigError("imageDigest", _show(digest), "expected sha256: followed by 64 lowercase hex digits")
@@ -303,11 +317,13 @@ def _parse_image(values: Mapping[str, Any]) -> tuple[str, str, str | None]:
 
 
 def _parse_bind_address(values: Mapping[str, Any]) -> str:
-    raw = _str(values, "bindAddress", "127.0.0.1")
+    raw = _str(values, "bindAddress", "127.0.0.1") or ""
     try:
         return str(ipaddress.ip_address(raw))
     except ValueError:
-        raise ConfigError("bindAddress", _show(raw), "expected an IP address of the host, e.g. 127.0.0.1 or 0.0.0.0") from None
+        raise ConfigError(
+            "bindAddress", _show(raw), "expected an IP address of the host, e.g. 127.0.0.1 or 0.0.0.0"
+        ) from None
 
 
 def _parse_public_url(values: Mapping[str, Any], default_host: str, port: int) -> str:
@@ -316,7 +332,9 @@ def _parse_public_url(values: Mapping[str, Any], default_host: str, port: int) -
         host = f"[{default_host}]" if ":" in default_host else default_host
         return f"http://{host}:{port}"
     if not re.match(r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$", raw):
-        raise ConfigError("publicUrl", _show(raw), "expected an http(s) URL without credentials, e.g. http://pypi.example.com:8080")
+        raise ConfigError(
+            "publicUrl", _show(raw), "expected an http(s) URL without credentials, e.g. http://pypi.example.com:8080"
+        )
     return raw.rstrip("/")
 
 
@@ -336,7 +354,9 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
     ssh = _parse_ssh(values, production) if target == "ssh" else None
     docker_host = _str(values, "dockerHost")
     if docker_host and target == "ssh":
-        raise ConfigError("dockerHost", _show(docker_host), "the ssh target reaches Docker through sshHost: leave dockerHost unset")
+        raise ConfigError(
+            "dockerHost", _show(docker_host), "the ssh target reaches Docker through sshHost: leave dockerHost unset"
+        )
     if docker_host and not re.match(r"^(unix|tcp|npipe)://\S+$", docker_host):
         raise ConfigError("dockerHost", _show(docker_host), "expected unix:///path, tcp://host:port or npipe://...")
 
@@ -353,18 +373,20 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
             "`pulumi config set --secret --path 'users.NAME' PASSWORD`, or set authenticate to []",
         )
     if users and not authenticate:
-        raise ConfigError("authenticate", "[]", "users are configured but nothing is protected: list the actions to protect")
-    if production and authenticate != ACTIONS:
         raise ConfigError(
-            "authenticate", _show(list(authenticate)), "production protects update, download and list"
+            "authenticate", "[]", "users are configured but nothing is protected: list the actions to protect"
         )
+    if production and authenticate != ACTIONS:
+        raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
     protect_packages = _bool(values, "protectPackages", True)
     if production and not protect_packages:
         raise ConfigError("protectPackages", "false", "production always protects and retains the package volume")
 
     fallback_url = _str(values, "fallbackUrl")
     if fallback_url and not re.match(r"^https?://\S+$", fallback_url):
-        raise ConfigError("fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback")
+        raise ConfigError(
+            "fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback"
+        )
 
     default_host = ssh.host if ssh else (bind_address if bind_address not in ("0.0.0.0", "::") else "127.0.0.1")
     return Settings(

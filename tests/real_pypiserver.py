@@ -17,10 +17,10 @@ from pathlib import Path
 
 from components import server_args
 from host.images import OFFICIAL_IMAGE_PINS, cache_dir
-
 from index_client import wait_healthy
 
 GUNICORN_CONF = Path(__file__).parent / "host" / "files" / "pypiserver" / "gunicorn.conf.py"
+
 
 def ensure_venv(version: str) -> Path:
     """A virtualenv with pypiserver==version and the image's pins; built once, then reused."""
@@ -39,6 +39,7 @@ def ensure_venv(version: str) -> Path:
     marker.write_text(pins)
     return venv
 
+
 @dataclass
 class RunningIndex:
     url: str
@@ -48,12 +49,14 @@ class RunningIndex:
     process: subprocess.Popen
     log: Path
 
+
 def localize(args: list[str], packages: Path, htpasswd: Path, port: int) -> list[str]:
     """The container's arguments with its paths and port mapped onto this machine, and loopback only."""
     mapping = {server_args.PACKAGES_DIR: str(packages), server_args.HTPASSWD: str(htpasswd)}
     local = [mapping.get(a, a) for a in args]
     local[local.index("--port") + 1] = str(port)
     return [*local[:1], "--host", "127.0.0.1", *local[1:]]
+
 
 @contextmanager
 def running_index(

@@ -169,7 +169,9 @@ def test_unit_is_installed_and_removed_on_destroy(staging):
     assert UNIT_PATH in unit["create"] and "systemctl enable" in unit["create"]
     assert "ExecStart=/usr/bin/docker start --attach pypiserver" in unit["create"]
     assert "systemctl disable --now pypiserver.service" in unit["delete"] and f"rm -f {UNIT_PATH}" in unit["delete"]
-    assert "triggers" not in unit, "a trigger would replace the step, and replacement deletes the unit after creating it"
+    assert "triggers" not in unit, (
+        "a trigger would replace the step, and replacement deletes the unit after creating it"
+    )
 
 
 def test_health_gate_reruns_for_a_new_container(staging):
@@ -195,7 +197,9 @@ def test_htpasswd_reaches_the_host_as_secret_stdin_only(staging):
 def test_idempotent_same_config_same_inputs(stack):
     def graph(d: Deployment) -> list:
         # Registration order follows when inputs resolve, so compare the graph, not the order.
-        return sorted((r.urn, json.dumps(r.inputs, sort_keys=True), sorted(r.dependencies), r.protect) for r in d.registrations)
+        return sorted(
+            (r.urn, json.dumps(r.inputs, sort_keys=True), sorted(r.dependencies), r.protect) for r in d.registrations
+        )
 
     first, second = deploy(stack), deploy(stack)
     assert graph(first) == graph(second)
@@ -203,7 +207,9 @@ def test_idempotent_same_config_same_inputs(stack):
 
 
 def test_no_secret_in_clear_anywhere():
-    private_key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-not-real\n-----END OPENSSH PRIVATE KEY-----\n"
+    private_key = (
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-not-real\n-----END OPENSSH PRIVATE KEY-----\n"
+    )
     config = {**stack_config("production"), **REMOTE_OVERRIDES, "sshPrivateKey": private_key}
     d = run_program("production", config, secret_keys=("users", "sshPrivateKey"))
     htpasswd = reveal(d.named("pypi-htpasswd").inputs["stdin"])
@@ -232,7 +238,7 @@ def test_outputs_for_users_hold_no_password(staging):
 
 
 @pytest.mark.parametrize(
-    "overrides,key",
+    ("overrides", "key"),
     [({"imageTag": "latest"}, "imageTag"), ({"sshHostKey": ""}, "sshHostKey"), ({"users": {"a:b": "x" * 20}}, "users")],
 )
 def test_bad_config_registers_nothing(overrides, key):

@@ -4,13 +4,13 @@ run with exactly the arguments and htpasswd file the program produces, driven by
 from __future__ import annotations
 
 import pytest
+from test_program import PASSWORDS, deploy
 
 from components.htpasswd import render_htpasswd
-from index_client import http_get, make_wheel, pip_install, twine_upload
 from host.machine import free_port
+from index_client import http_get, make_wheel, pip_install, twine_upload
 from real_pypiserver import running_index
 from recorded import reveal
-from test_program import PASSWORDS, deploy
 
 USER, PASSWORD = "ci", PASSWORDS["ci"]
 
@@ -29,7 +29,7 @@ def index(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def uploaded(index, tmp_path_factory):
-    running, exports = index
+    _running, exports = index
     wheel = make_wheel(tmp_path_factory.mktemp("dist"), "team-tool", "1.0.0")
     result = twine_upload(exports["uploadUrl"], wheel, USER, PASSWORD)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -45,19 +45,25 @@ def test_health_needs_no_password(index):
 def test_upload_then_pip_install_with_the_pip_conf_output(index, uploaded, tmp_path):
     running, exports = index
     assert (running.packages / uploaded.name).is_file()
-    result = pip_install(tmp_path / "home", exports["pipConf"], "127.0.0.1", USER, PASSWORD, "team-tool", tmp_path / "site")
+    result = pip_install(
+        tmp_path / "home", exports["pipConf"], "127.0.0.1", USER, PASSWORD, "team-tool", tmp_path / "site"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "team_tool" / "__init__.py").read_text() == 'VERSION = "1.0.0"\n'
 
 
 def test_pip_install_with_a_wrong_password_fails(index, uploaded, tmp_path):
     _, exports = index
-    result = pip_install(tmp_path / "home", exports["pipConf"], "127.0.0.1", USER, "wrong-password-123", "team-tool", tmp_path / "site")
+    result = pip_install(
+        tmp_path / "home", exports["pipConf"], "127.0.0.1", USER, "wrong-password-123", "team-tool", tmp_path / "site"
+    )
     assert result.returncode != 0
     assert not (tmp_path / "site" / "team_tool").exists()
 
 
-@pytest.mark.parametrize("credentials", [None, (USER, "wrong-password-123"), ("nobody", PASSWORD)], ids=["missing", "wrong", "unknown-user"])
+@pytest.mark.parametrize(
+    "credentials", [None, (USER, "wrong-password-123"), ("nobody", PASSWORD)], ids=["missing", "wrong", "unknown-user"]
+)
 def test_list_and_download_refuse_bad_credentials(index, uploaded, credentials):
     running, _ = index
     auth = credentials or (None, None)

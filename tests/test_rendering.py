@@ -10,12 +10,12 @@ import subprocess
 import tomllib
 
 import pytest
+from test_program import REMOTE_OVERRIDES
 
 from components import client_config, scripts
 from components.systemd_unit import render_unit
 from index_client import BIN
 from recorded import reveal, run_program, stack_config
-from test_program import REMOTE_OVERRIDES
 
 
 def sent_scripts() -> dict[str, str]:
@@ -109,5 +109,9 @@ def test_pypirc_and_uv_index_parse():
     assert "password" not in parser["private"]
     uv = tomllib.loads(client_config.render_uv_index("http://pypi.example.com:8080"))
     assert uv["tool"]["uv"]["index"] == [
-        {"name": "private", "url": "http://pypi.example.com:8080/simple/", "publish-url": "http://pypi.example.com:8080/"}
+        {
+            "name": "private",
+            "url": "http://pypi.example.com:8080/simple/",
+            "publish-url": "http://pypi.example.com:8080/",
+        }
     ]

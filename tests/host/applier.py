@@ -241,7 +241,7 @@ class Applier:
             wrapper = bin_dir / "ssh"
             wrapper.write_text(
                 "#!/bin/sh\n# The docker CLI runs `ssh` itself; add the provider's ssh_opts and our identity.\n"
-                f"exec {shlex.quote(real_ssh)} {shlex.join(opts)} {self._identity_opts()} \"$@\"\n"
+                f'exec {shlex.quote(real_ssh)} {shlex.join(opts)} {self._identity_opts()} "$@"\n'
             )
             wrapper.chmod(0o755)
             env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', os.defpath)}"
@@ -249,10 +249,21 @@ class Applier:
 
     def _identity_opts(self) -> str:
         return shlex.join(
-            ["-i", str(self.identity_file), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none", "-o", "LogLevel=ERROR"]
+            [
+                "-i",
+                str(self.identity_file),
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "IdentityAgent=none",
+                "-o",
+                "LogLevel=ERROR",
+            ]
         )
 
-    def _docker(self, applied: Applied, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
+    def _docker(
+        self, applied: Applied, *args: str, check: bool = True, timeout: float = 300
+    ) -> subprocess.CompletedProcess:
         result = subprocess.run(
             ["docker", *args], env=self._docker_env(applied.provider), capture_output=True, text=True, timeout=timeout
         )
@@ -287,7 +298,10 @@ class Applier:
         i = applied.inputs
         args = ["create", "--name", i["name"]]
         for port in i.get("ports", []):
-            args += ["--publish", f"{port['ip']}:{int(port['external'])}:{int(port['internal'])}/{port.get('protocol', 'tcp')}"]
+            args += [
+                "--publish",
+                f"{port['ip']}:{int(port['external'])}:{int(port['internal'])}/{port.get('protocol', 'tcp')}",
+            ]
         for mount in i.get("mounts", []):
             spec = f"type={mount['type']},source={mount['source']},target={mount['target']}"
             args += ["--mount", spec + (",readonly" if mount.get("readOnly") else "")]
@@ -334,7 +348,7 @@ class Applier:
         if applied.type == "command:local:Command":
             argv = ["/bin/sh", "-c", script]
         else:
-            argv = self._ssh_argv(applied.name, applied.inputs["connection"]) + [script]
+            argv = [*self._ssh_argv(applied.name, applied.inputs["connection"]), script]
         result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=self.base_env, timeout=900)
         if result.returncode != 0:
             raise ApplyError(
@@ -351,7 +365,14 @@ class Applier:
             # pulumi-command's FixedHostKey: this key and no other, whatever known_hosts says.
             known = self._tmp / f"known_hosts-{abs(hash((host, port, host_key)))}"
             known.write_text(f"[{host}]:{port} {host_key}\n" if port != 22 else f"{host} {host_key}\n")
-            options += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}", "-o", "GlobalKnownHostsFile=/dev/null"]
+            options += [
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                f"UserKnownHostsFile={known}",
+                "-o",
+                "GlobalKnownHostsFile=/dev/null",
+            ]
         else:
             options += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
         identity = shlex.split(self._identity_opts())

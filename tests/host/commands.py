@@ -12,9 +12,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from typing import IO, Union
+from typing import IO
 
-Stdin = Union[str, bytes, IO[bytes], None]
+Stdin = str | bytes | IO[bytes] | None
 
 _TAIL = 4000  # characters of output kept in an error message
 
@@ -82,9 +82,7 @@ class DockerUnavailable(RuntimeError):
 def require_docker_engine() -> str:
     """Return the engine's version, or raise ``DockerUnavailable`` saying exactly why not."""
     if shutil.which("docker") is None:
-        raise DockerUnavailable(
-            "the `docker` CLI is not on PATH; install it (Debian: `apt-get install -y docker.io`)"
-        )
+        raise DockerUnavailable("the `docker` CLI is not on PATH; install it (Debian: `apt-get install -y docker.io`)")
     try:
         proc = run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, timeout=30)
     except subprocess.TimeoutExpired:
@@ -112,7 +110,7 @@ def wait_until(what: str, probe, timeout: float, interval: float = 1.0):
             value = probe()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - retried, and reported on timeout
+        except Exception as exc:
             last_exc = exc
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}") from last_exc

@@ -94,8 +94,7 @@ def _dir_digest(path: Path) -> dict[str, str]:
 
 
 def _label(image: str) -> str | None:
-    proc = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{KEY_LABEL}" }}}}', image,
-                  check=False)
+    proc = docker("image", "inspect", "--format", f'{{{{ index .Config.Labels "{KEY_LABEL}" }}}}', image, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
@@ -136,15 +135,17 @@ def _build_base(key: str, cache: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache) as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
         run(["mmdebstrap", *MMDEBSTRAP_ARGS, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR], timeout=1800)
-        docker("import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]',
-               str(rootfs), BASE_IMAGE)
+        docker(
+            "import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]', str(rootfs), BASE_IMAGE
+        )
 
 
 def _docker_build(image: str, key: str, context: Path) -> None:
     # The classic builder works with every engine version we meet (BuildKit/buildx may be absent).
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
-    docker("build", "--pull=false", "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context),
-           env=env, timeout=1800)
+    docker(
+        "build", "--pull=false", "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context), env=env, timeout=1800
+    )
 
 
 def _requirements(version: str) -> str:
@@ -166,10 +167,30 @@ def _wheels(requirements: str, cache: Path) -> Path:
     req = folder / "requirements.txt"
     req.write_text(requirements)
     start = time.monotonic()
-    run([sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-         "--only-binary=:all:", "--python-version", IMAGE_PYTHON, "--implementation", "cp",
-         "--abi", "cp" + IMAGE_PYTHON.replace(".", ""), "--platform", WHEEL_PLATFORM,
-         "--dest", str(folder), "--requirement", str(req)], timeout=900)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--only-binary=:all:",
+            "--python-version",
+            IMAGE_PYTHON,
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp" + IMAGE_PYTHON.replace(".", ""),
+            "--platform",
+            WHEEL_PLATFORM,
+            "--dest",
+            str(folder),
+            "--requirement",
+            str(req),
+        ],
+        timeout=900,
+    )
     done.touch()
     log(f"wheels for {requirements.splitlines()[0]}: downloaded in {time.monotonic() - start:.1f} s")
     return folder

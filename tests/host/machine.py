@@ -38,11 +38,18 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 # Flags replacing --privileged (see module docstring).
 _SECURITY_FLAGS = (
-    "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-    "--security-opt", "seccomp=unconfined",
-    "--security-opt", "apparmor=unconfined",
-    "--security-opt", "systempaths=unconfined",
-    "--device-cgroup-rule", "a *:* rwm",
+    "--cap-add",
+    "ALL",
+    "--cap-drop",
+    "SYS_RESOURCE",
+    "--security-opt",
+    "seccomp=unconfined",
+    "--security-opt",
+    "apparmor=unconfined",
+    "--security-opt",
+    "systempaths=unconfined",
+    "--device-cgroup-rule",
+    "a *:* rwm",
 )
 _INIT = ("/sbin/init", "systemd.legacy_systemd_cgroup_controller=1")
 
@@ -88,8 +95,9 @@ class TestHost:
     user = "deploy"
     address = "127.0.0.1"
 
-    def __init__(self, images: Images | None = None, *, boot_timeout: float = 300.0,
-                 load_standins: bool = True) -> None:
+    def __init__(
+        self, images: Images | None = None, *, boot_timeout: float = 300.0, load_standins: bool = True
+    ) -> None:
         self.images = images
         self.boot_timeout = boot_timeout
         self.load_standins = load_standins
@@ -124,23 +132,38 @@ class TestHost:
                 self.index_port = free_port()
             docker("volume", "create", "--label", f"{LABEL}={self.container}", self.volume)
             docker(
-                "run", "--detach", "--name", self.container, "--hostname", "pypi-test-host",
-                "--label", f"{LABEL}={self.container}",
+                "run",
+                "--detach",
+                "--name",
+                self.container,
+                "--hostname",
+                "pypi-test-host",
+                "--label",
+                f"{LABEL}={self.container}",
                 *_SECURITY_FLAGS,
-                "--tmpfs", "/run", "--tmpfs", "/run/lock",
+                "--tmpfs",
+                "/run",
+                "--tmpfs",
+                "/run/lock",
                 *cgroup_mount_flags(),
-                "--volume", f"{self.volume}:/var/lib/docker",
-                "--publish", f"127.0.0.1:{self.ssh_port}:22",
-                "--publish", f"127.0.0.1:{self.index_port}:8080",
-                self.images.host, *_INIT,
+                "--volume",
+                f"{self.volume}:/var/lib/docker",
+                "--publish",
+                f"127.0.0.1:{self.ssh_port}:22",
+                "--publish",
+                f"127.0.0.1:{self.index_port}:8080",
+                self.images.host,
+                *_INIT,
             )
             self._authorize_client_key()
             self._wait_systemd()
             self.host_public_key = self._read_host_key()
             self._write_ssh_files()
             self._wait_ssh_and_docker()
-            log(f"host {self.container}: booted in {time.monotonic() - t0:.1f} s "
-                f"(ssh 127.0.0.1:{self.ssh_port}, index 127.0.0.1:{self.index_port})")
+            log(
+                f"host {self.container}: booted in {time.monotonic() - t0:.1f} s "
+                f"(ssh 127.0.0.1:{self.ssh_port}, index 127.0.0.1:{self.index_port})"
+            )
             if self.load_standins:
                 self.load_images(*self.images.standins)
         except BaseException:
@@ -163,8 +186,7 @@ class TestHost:
         if key != self.host_public_key:
             raise RuntimeError(f"host key changed across restart: {key!r} != {self.host_public_key!r}")
         self._wait_ssh_and_docker()
-        log(f"host {self.container}: restarted in {time.monotonic() - t0:.1f} s "
-            f"(stop {t1 - t0:.1f} s)")
+        log(f"host {self.container}: restarted in {time.monotonic() - t0:.1f} s (stop {t1 - t0:.1f} s)")
 
     def close(self) -> None:
         """Remove the container and its volumes (immediate; no clean shutdown needed)."""
@@ -207,17 +229,36 @@ class TestHost:
         """URL of the host's port 8080 as published on loopback."""
         return f"http://{self.address}:{self.index_port}{path}"
 
-    def ssh(self, cmd: str | Sequence[str], stdin: Stdin = None, check: bool = True,
-            timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+    def ssh(
+        self, cmd: str | Sequence[str], stdin: Stdin = None, check: bool = True, timeout: float | None = 300
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``cmd`` as ``deploy`` over real SSH (pinned host key). A string goes to the remote
         shell as is; a sequence is shell-quoted first."""
         remote = cmd if isinstance(cmd, str) else shlex.join(cmd)
-        return run(["ssh", "-F", str(self.ssh_config_path), "-p", str(self.ssh_port),
-                    f"{self.user}@{self.address}", "--", remote],
-                   stdin=stdin, check=check, timeout=timeout)
+        return run(
+            [
+                "ssh",
+                "-F",
+                str(self.ssh_config_path),
+                "-p",
+                str(self.ssh_port),
+                f"{self.user}@{self.address}",
+                "--",
+                remote,
+            ],
+            stdin=stdin,
+            check=check,
+            timeout=timeout,
+        )
 
-    def exec(self, cmd: str | Sequence[str], stdin: Stdin = None, check: bool = True,
-             user: str | None = None, timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+    def exec(
+        self,
+        cmd: str | Sequence[str],
+        stdin: Stdin = None,
+        check: bool = True,
+        user: str | None = None,
+        timeout: float | None = 300,
+    ) -> subprocess.CompletedProcess[str]:
         """Run ``cmd`` inside the host via ``docker exec`` (root unless ``user``): for assertions
         that must not depend on SSH. A string is run by ``sh -c``."""
         argv = ["sh", "-c", cmd] if isinstance(cmd, str) else list(cmd)
@@ -239,8 +280,9 @@ class TestHost:
         env["PATH"] = f"{self._path('bin')}{os.pathsep}{env.get('PATH', os.defpath)}"
         return env
 
-    def docker(self, *args: str, check: bool = True, stdin: Stdin = None,
-               timeout: float | None = 300) -> subprocess.CompletedProcess[str]:
+    def docker(
+        self, *args: str, check: bool = True, stdin: Stdin = None, timeout: float | None = 300
+    ) -> subprocess.CompletedProcess[str]:
         """``docker ARGS`` against the inner engine, through ``DOCKER_HOST=ssh://...``."""
         return run(["docker", *args], env=self.docker_env(), check=check, stdin=stdin, timeout=timeout)
 
@@ -255,14 +297,14 @@ class TestHost:
                     self.exec(["docker", "load", "--quiet"], stdin=fh, timeout=600)
             else:
                 save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+                assert save.stdout is not None
                 try:
                     self.exec(["docker", "load", "--quiet"], stdin=save.stdout, timeout=600)
                 finally:
                     save.stdout.close()
                     if save.wait() != 0:
                         raise RuntimeError(f"`docker save {image}` failed")
-        log(f"host {self.container}: loaded {', '.join(images)} into the inner engine "
-            f"in {time.monotonic() - t0:.1f} s")
+        log(f"host {self.container}: loaded {', '.join(images)} into the inner engine in {time.monotonic() - t0:.1f} s")
 
     # ----------------------------------------------------------------------------------- internals
     def _path(self, name: str) -> Path:
@@ -271,8 +313,7 @@ class TestHost:
         return self._tmp / name
 
     def _make_client_key(self) -> None:
-        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pypi-test-client",
-             "-f", str(self.private_key_path)])
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pypi-test-client", "-f", str(self.private_key_path)])
 
     def _authorize_client_key(self) -> None:
         # The image has the user; the key is per run. Done via docker exec before sshd is up.
@@ -297,6 +338,7 @@ class TestHost:
 
     def _read_host_key(self) -> str:
         """``ssh-ed25519 AAAA...`` of the host, read inside the container (trustworthy path)."""
+
         def probe() -> str:
             text = self.exec(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"]).stdout.split()
             return " ".join(text[:2]) if len(text) >= 2 and text[0] == "ssh-ed25519" else ""
@@ -331,17 +373,18 @@ class TestHost:
         wrapper.write_text(
             "#!/bin/sh\n"
             "# The docker CLI (DOCKER_HOST=ssh://...) runs `ssh` without an identity: add our config.\n"
-            f"exec {shlex.quote(real_ssh)} -F {shlex.quote(str(self.ssh_config_path))} \"$@\"\n"
+            f'exec {shlex.quote(real_ssh)} -F {shlex.quote(str(self.ssh_config_path))} "$@"\n'
         )
         wrapper.chmod(0o755)
 
     def _wait_ssh_and_docker(self) -> None:
-        wait_until("ssh as deploy", lambda: self.ssh("true", check=False, timeout=30).returncode == 0,
-                   60, 0.5)
-        wait_until("the inner docker engine",
-                   lambda: self.ssh("docker info --format '{{.ServerVersion}}'", check=False,
-                                    timeout=30).returncode == 0,
-                   120, 1.0)
+        wait_until("ssh as deploy", lambda: self.ssh("true", check=False, timeout=30).returncode == 0, 60, 0.5)
+        wait_until(
+            "the inner docker engine",
+            lambda: self.ssh("docker info --format '{{.ServerVersion}}'", check=False, timeout=30).returncode == 0,
+            120,
+            1.0,
+        )
 
     def _dump_diagnostics(self) -> None:
         """On a failed boot, show why (the container is removed right after)."""
@@ -354,7 +397,7 @@ class TestHost:
             try:
                 proc = run(cmd, check=False, timeout=30)
                 log(f"host {self.container}: {what}:\n{proc.stdout}{proc.stderr}")
-            except Exception as exc:  # noqa: BLE001 - diagnostics must not hide the real error
+            except Exception as exc:
                 log(f"host {self.container}: {what}: unavailable ({exc})")
 
 

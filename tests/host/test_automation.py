@@ -64,7 +64,7 @@ def test_up_checks_destroy_with_the_real_engine(target_host, tmp_path):
         wheel = make_wheel(tmp_path, "auto-tool", "1.0.0")
         assert twine_upload(result.outputs["uploadUrl"].value, wheel, "ci", USERS["ci"]).returncode == 0
         assert http_get(f"{url}/simple/", "ci", "wrong-password-123").status in (401, 403)
-        assert stack.preview().change_summary.get("same", 0) > 0, "a second run changes nothing"
+        assert stack.preview().change_summary.get(auto.OpType.SAME, 0) > 0, "a second run changes nothing"
     finally:
         stack.destroy(on_output=print, exclude_protected=True)
         auto.LocalWorkspace(work_dir=str(work), env_vars=env).remove_stack("production", force=True)

@@ -18,9 +18,8 @@ from index_client import http_get, make_wheel, pip_install, twine_upload, wait_h
 from recorded import Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError
-from .machine import free_port
 from .commands import wait_until
-from .machine import TestHost
+from .machine import TestHost, free_port
 
 USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
 UPGRADE_FROM, UPGRADE_TO = "v2.4.0", "v2.4.1"
@@ -104,8 +103,11 @@ def site(target_host: TestHost) -> Iterator[Site]:
     yield site
     # Leave the shared host clean for other modules: everything, the retained volume included.
     applier.state.clear()
-    target_host.ssh("sudo -n systemctl disable --now pypiserver.service; sudo -n rm -f /etc/systemd/system/pypiserver.service; "
-                    "docker rm -f pypiserver; docker volume rm pypiserver-packages pypiserver-auth", check=False)
+    target_host.ssh(
+        "sudo -n systemctl disable --now pypiserver.service; sudo -n rm -f /etc/systemd/system/pypiserver.service; "
+        "docker rm -f pypiserver; docker volume rm pypiserver-packages pypiserver-auth",
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +144,9 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
     assert site.host.ssh("systemctl is-enabled pypiserver").stdout.strip() == "enabled"
     reply = http_get(f"{site.url}/health")
     assert reply.status == 200 and reply.body == b"Ok"
-    policy = site.host.ssh("docker inspect --format '{{.HostConfig.RestartPolicy.Name}} {{.Config.Image}}' pypiserver").stdout.split()
+    policy = site.host.ssh(
+        "docker inspect --format '{{.HostConfig.RestartPolicy.Name}} {{.Config.Image}}' pypiserver"
+    ).stdout.split()
     assert policy[0] == "no", "systemd supervises; Docker must not restart it too"
     rows = site.host.ssh("docker top pypiserver -o pid,uid").stdout.splitlines()[1:]
     uids = [row.split()[1] for row in rows]
@@ -161,7 +165,9 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
     exports = run_program("production", site.config, secret_keys=("users",)).exports
     result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"])
     assert result.returncode == 0, result.stdout + result.stderr
-    installed = pip_install(tmp_path / "home", exports["pipConf"], "127.0.0.1", "alice", USERS["alice"], "team-tool", tmp_path / "site")
+    installed = pip_install(
+        tmp_path / "home", exports["pipConf"], "127.0.0.1", "alice", USERS["alice"], "team-tool", tmp_path / "site"
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert (tmp_path / "site" / "team_tool" / "__init__.py").exists()
     for credentials in [(None, None), ("ci", "wrong-password-123"), ("mallory", USERS["ci"])]:
@@ -172,7 +178,11 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
 
 
 def package_files(site: Site) -> list[str]:
-    listing = site.host.ssh("docker run --rm --mount type=volume,source=pypiserver-packages,target=/p --entrypoint ls pypiserver/pypiserver:" + site.config["imageTag"] + " /p")
+    listing = site.host.ssh(
+        "docker run --rm --mount type=volume,source=pypiserver-packages,target=/p --entrypoint ls pypiserver/pypiserver:"
+        + site.config["imageTag"]
+        + " /p"
+    )
     return listing.stdout.split()
 
 
@@ -212,7 +222,9 @@ def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
     assert "--overwrite" in command
     version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
     assert version.endswith("2.4.1"), version
-    print(f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): {down['seconds']:.2f} s")
+    print(
+        f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): {down['seconds']:.2f} s"
+    )
     assert wheel.name in package_files(site)
     assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"

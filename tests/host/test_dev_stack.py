@@ -32,7 +32,9 @@ def test_dev_stack_on_the_local_engine(host_images, tmp_path):
         # No authentication in dev: twine still wants a user name and password, any will do.
         result = twine_upload(exports["uploadUrl"], wheel, "dev", "dev")
         assert result.returncode == 0, result.stdout + result.stderr
-        installed = pip_install(tmp_path / "home", exports["pipConf"], "127.0.0.1", "dev", "dev", "dev-tool", tmp_path / "site")
+        installed = pip_install(
+            tmp_path / "home", exports["pipConf"], "127.0.0.1", "dev", "dev", "dev-tool", tmp_path / "site"
+        )
         assert installed.returncode == 0, installed.stdout + installed.stderr
         assert http_get(f"http://127.0.0.1:{port}/simple/").status == 200
     finally:

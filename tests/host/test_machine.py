@@ -35,11 +35,28 @@ def test_deploy_has_passwordless_sudo_over_pinned_ssh(target_host):
     assert "kbdinteractiveauthentication no" in sshd
     # The pin is what lets us in: without the pinned known_hosts, strict checking refuses.
     refused = subprocess.run(
-        ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-         "-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null",
-         "-i", str(target_host.private_key_path), "-p", str(target_host.ssh_port),
-         "deploy@127.0.0.1", "true"],
-        capture_output=True, text=True, timeout=30,
+        [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",
+            "-i",
+            str(target_host.private_key_path),
+            "-p",
+            str(target_host.ssh_port),
+            "deploy@127.0.0.1",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert refused.returncode != 0 and "Host key verification failed" in refused.stderr
 
@@ -57,8 +74,7 @@ def test_inner_engine_over_ssh_has_the_standin_images(target_host, host_images):
     for image in host_images.standins:
         assert image in listed
     versions = {
-        image: target_host.docker("run", "--rm", "--entrypoint", "pypi-server", image, "--version")
-        .stdout.strip()
+        image: target_host.docker("run", "--rm", "--entrypoint", "pypi-server", image, "--version").stdout.strip()
         for image in host_images.standins
     }
     assert versions == {host_images.pypiserver: "2.4.1", host_images.pypiserver_previous: "2.4.0"}
@@ -67,8 +83,21 @@ def test_inner_engine_over_ssh_has_the_standin_images(target_host, host_images):
 def test_standin_answers_health_through_loopback(target_host, host_images):
     name = "health-probe"
     target_host.docker(
-        "run", "--detach", "--name", name, "--security-opt", "no-new-privileges",
-        "--publish", "8080:8080", host_images.pypiserver, "run", "-a", ".", "-P", ".", "/data/packages",
+        "run",
+        "--detach",
+        "--name",
+        name,
+        "--security-opt",
+        "no-new-privileges",
+        "--publish",
+        "8080:8080",
+        host_images.pypiserver,
+        "run",
+        "-a",
+        ".",
+        "-P",
+        ".",
+        "/data/packages",
     )
     try:
         body = wait_until("GET /health", lambda: _get(target_host.url("/health")), 60, 0.5)
