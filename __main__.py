@@ -3,23 +3,22 @@
 import pulumi
 
 from components import host, settings
-from components.htpasswd import render_htpasswd
+from components.caddyfile import render_caddyfile
+from components.htpasswd import hash_users, render_htpasswd
 from components.package_index import PackageIndex, PackageIndexArgs
 
 config = settings.load()
 target = host.connect(config)
 
-htpasswd = None
-if config.authenticate:
-    # Hashing happens inside the secret: the file inherits the secret marking of the passwords.
-    context = f"{pulumi.get_project()}/{config.stack}"
-    htpasswd = pulumi.Output.secret(config.users).apply(
-        lambda users: render_htpasswd(users, context, config.bcrypt_rounds)
-    )
+# Hashing happens inside the secret: everything derived from the passwords stays secret.
+context = f"{pulumi.get_project()}/{config.stack}"
+hashes = pulumi.Output.secret(config.users).apply(lambda users: hash_users(users, context, config.bcrypt_rounds))
+htpasswd = hashes.apply(render_htpasswd) if config.authenticate else None
+caddyfile = hashes.apply(lambda h: render_caddyfile(config, h))
 
 index = PackageIndex(
     "pypi",
-    PackageIndexArgs(settings=config, target=target, htpasswd=htpasswd),
+    PackageIndexArgs(settings=config, target=target, htpasswd=htpasswd, caddyfile=caddyfile),
     pulumi.ResourceOptions(providers=[target.docker]),
 )
 
@@ -28,5 +27,6 @@ pulumi.export("uploadUrl", index.upload_url)
 pulumi.export("pipConf", index.pip_conf)
 pulumi.export("pypirc", index.pypirc)
 pulumi.export("uvIndex", index.uv_index)
+pulumi.export("caCertificate", index.ca_certificate)
 pulumi.export("containerName", index.container_name)
 pulumi.export("packagesVolume", index.packages_volume)

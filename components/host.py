@@ -44,14 +44,9 @@ def docker_ssh_opts(ssh: SshSettings) -> list[str]:
     ]  # fmt: skip
 
 
-def health_base_url(settings: Settings) -> str:
-    """The index as seen from the machine it runs on (what the health gate checks)."""
-    address = settings.bind_address
-    if address in ("0.0.0.0", "::"):
-        address = "127.0.0.1"
-    if ":" in address:
-        address = f"[{address}]"
-    return f"http://{address}:{settings.host_port}"
+def local_address(settings: Settings) -> str:
+    """Where the published ports answer on the machine itself (what the health gate connects to)."""
+    return "127.0.0.1" if settings.bind_address in ("0.0.0.0", "::") else settings.bind_address
 
 
 @dataclass(frozen=True)
@@ -61,7 +56,8 @@ class Target:
     docker: docker.Provider
     supervisor: str
     """`systemd` (remote hosts) or `docker` (the local engine's restart policy)."""
-    health_url: str
+    address: str
+    """The machine's own address of the published ports."""
     connection: remote.ConnectionArgs | None = None
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """Resources that must exist before anything talks to Docker (the bootstrap)."""
@@ -114,7 +110,7 @@ def connect(settings: Settings) -> Target:
         return Target(
             docker=docker.Provider("docker-local", host=settings.docker_host),
             supervisor="docker",
-            health_url=health_base_url(settings),
+            address=local_address(settings),
         )
     ssh = settings.ssh
     connection = remote.ConnectionArgs(
@@ -141,7 +137,7 @@ def connect(settings: Settings) -> Target:
     return Target(
         docker=provider,
         supervisor="systemd",
-        health_url=health_base_url(settings),
+        address=local_address(settings),
         connection=connection,
         ready=(bootstrap,),
     )

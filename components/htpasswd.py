@@ -31,6 +31,11 @@ def hash_password(user: str, password: str, context: str, rounds: int) -> str:
     return str(bcrypt.using(rounds=rounds, salt=salt, ident="2b").hash(password))
 
 
-def render_htpasswd(users: Mapping[str, str], context: str, rounds: int) -> str:
+def hash_users(users: Mapping[str, str], context: str, rounds: int) -> dict[str, str]:
+    """User name -> bcrypt hash, for the htpasswd file and the front server alike."""
+    return {name: hash_password(name, users[name], context, rounds) for name in sorted(users)}
+
+
+def render_htpasswd(hashes: Mapping[str, str]) -> str:
     """The whole file, users sorted so the text depends on the config's content, not its order."""
-    return "".join(f"{name}:{hash_password(name, users[name], context, rounds)}\n" for name in sorted(users))
+    return "".join(f"{name}:{hashes[name]}\n" for name in sorted(hashes))

@@ -8,13 +8,10 @@ command string that pulumi-command runs (through the login shell remotely, /bin/
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 
-from .server_args import AUTH_DIR, HEALTH_PATH
-from .systemd_unit import UNIT_NAME, UNIT_PATH
-
-HTPASSWD_NAME = ".htpasswd"
-# The uid/gid the official image runs pypiserver as (its entrypoint drops to it).
-PYPISERVER_UID = 9898
+from .server_args import HEALTH_PATH
+from .systemd_unit import unit_name, unit_path
 
 
 def as_command(script: str) -> str:
@@ -56,89 +53,115 @@ echo "docker $(sudo -n docker version --format '{{.Server.Version}}') ready on $
 """
 
 
-def write_htpasswd(auth_volume: str, image: str) -> str:
-    """Write stdin into the auth volume as the htpasswd file, atomically, readable by pypiserver only.
+def write_volume_file(volume: str, mount: str, relative: str, image: str, owner: int, then: str = "") -> str:
+    """Write stdin into `volume` (mounted at `mount`) as `relative`, atomically, mode 0600, owned by `owner`.
 
-    It runs in a throw-away container of the index's own image (no other image to pull), as root so
-    it can hand the file to uid 9898. The rename makes pypiserver see a complete file with a new
-    mtime, which it re-reads on the next request: users change without a restart.
+    It runs in a throw-away container of an image the deployment already has (nothing else to pull),
+    as root so it can hand the file to the service's uid. The rename makes the service see a complete
+    file with a new mtime: pypiserver re-reads its htpasswd on the next request. `then` runs after
+    the file is in place (e.g. a reload).
     """
-    target = f"{AUTH_DIR}/{HTPASSWD_NAME}"
+    target = shlex.quote(f"{mount}/{relative}")
     inner = (
         "set -eu; umask 077; "
+        f'mkdir -p "$(dirname {target})"; '
         f"cat > {target}.new; "
-        f"chown {PYPISERVER_UID}:{PYPISERVER_UID} {target}.new; "
+        f"chown {owner}:{owner} {target}.new; "
         f"mv -f {target}.new {target}"
     )
-    return f"""\
-set -eu
-docker run --rm -i --network none --user 0:0 --entrypoint /bin/sh \\
-  --mount type=volume,source={shlex.quote(auth_volume)},target={AUTH_DIR} \\
-  {shlex.quote(image)} -c {shlex.quote(inner)}
-"""
+    return (
+        "set -eu\n"
+        "docker run --rm -i --network none --user 0:0 --entrypoint /bin/sh \\\n"
+        f"  --mount type=volume,source={shlex.quote(volume)},target={shlex.quote(mount)} \\\n"
+        f"  {shlex.quote(image)} -c {shlex.quote(inner)}\n"
+    ) + then
 
 
-def install_unit(unit_text: str) -> str:
-    """Install the unit, enable it and start it; never restart a running index.
-
-    A changed unit is reloaded and takes effect at the next restart of the service: restarting here
-    would stop the container and cost downtime for a change that does not need it.
-    """
-    return f"""\
-set -eu
-unit={UNIT_PATH}
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
-cat > "$tmp" <<'UNIT'
-{unit_text}UNIT
-if ! sudo -n cmp -s "$tmp" "$unit"; then
-  sudo -n install -m 0644 -o root -g root "$tmp" "$unit"
-  sudo -n systemctl daemon-reload
-fi
-sudo -n systemctl enable {UNIT_NAME}
-sudo -n systemctl start {UNIT_NAME}
-sudo -n systemctl is-active --quiet {UNIT_NAME}
-echo "{UNIT_NAME} enabled and active"
-"""
-
-
-def remove_unit() -> str:
-    """Stop, disable and remove the unit (on destroy, or when the unit resource is replaced)."""
-    return f"""\
-set -eu
-if [ -e {UNIT_PATH} ]; then
-  sudo -n systemctl disable --now {UNIT_NAME} || true
-  sudo -n rm -f {UNIT_PATH}
-  sudo -n systemctl daemon-reload
-fi
-sudo -n systemctl reset-failed {UNIT_NAME} 2>/dev/null || true
-echo "{UNIT_NAME} removed"
-"""
-
-
-def health_gate(url_base: str, container: str, timeout_seconds: int) -> str:
-    """Fail the deploy unless the index answers healthy on its published port in time.
-
-    On failure it prints the container's state and last log lines, so the error `pulumi up` shows
-    says why, not only that.
-    """
-    url = shlex.quote(f"{url_base}{HEALTH_PATH}")
+def reload_front(container: str, caddyfile: str) -> str:
+    """Graceful reload of a running front server (no dropped connections); nothing if it is not up yet."""
     name = shlex.quote(container)
+    return f"""\
+if [ "$(docker inspect --format '{{{{.State.Running}}}}' {name} 2>/dev/null)" = true ]; then
+  docker exec {name} caddy reload --config {caddyfile} --adapter caddyfile
+fi
+"""
+
+
+def install_units(units: Mapping[str, str]) -> str:
+    """Install the units (container -> unit text), enable and start them; never restart a running one.
+
+    A changed unit is reloaded and takes effect at the next restart of its service: restarting here
+    would stop a container and cost downtime for a change that does not need it.
+    """
+    parts = ["set -eu", "tmp=$(mktemp)", "trap 'rm -f \"$tmp\"' EXIT", "reload=no"]
+    for container, text in units.items():
+        parts += [
+            f"cat > \"$tmp\" <<'UNIT'\n{text}UNIT",
+            f'if ! sudo -n cmp -s "$tmp" {unit_path(container)}; then',
+            f'  sudo -n install -m 0644 -o root -g root "$tmp" {unit_path(container)}',
+            "  reload=yes",
+            "fi",
+        ]
+    names = " ".join(unit_name(c) for c in units)
+    parts += [
+        'if [ "$reload" = yes ]; then sudo -n systemctl daemon-reload; fi',
+        f"sudo -n systemctl enable {names}",
+        f"sudo -n systemctl start {names}",
+        f"sudo -n systemctl is-active --quiet {names}",
+        f'echo "{names}: enabled and active"',
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def remove_units(containers: list[str]) -> str:
+    """Stop, disable and remove the units (on destroy)."""
+    parts = ["set -eu"]
+    for container in containers:
+        parts += [
+            f"if [ -e {unit_path(container)} ]; then",
+            f"  sudo -n systemctl disable --now {unit_name(container)} || true",
+            f"  sudo -n rm -f {unit_path(container)}",
+            "fi",
+            f"sudo -n systemctl reset-failed {unit_name(container)} 2>/dev/null || true",
+        ]
+    parts += ["sudo -n systemctl daemon-reload", 'echo "units removed"']
+    return "\n".join(parts) + "\n"
+
+
+def health_gate(domain: str, port: int, address: str, containers: list[str], timeout_seconds: int) -> str:
+    """Fail the deploy unless the index answers healthy through the front server's port in time.
+
+    It connects to `address` (the host's own side of the published port) under the certificate's
+    name, so TLS and routing are exercised as clients see them; `-k` because it checks that the index
+    answers, not who signed its certificate (an ACME certificate may take longer than the first try).
+    On failure it prints every container's state and last log lines, so the error says why.
+    """
+    host = f"[{domain}]" if ":" in domain else domain
+    url = f"https://{host}:{port}{HEALTH_PATH}"
+    resolve = shlex.quote(f"{host}:{port}:{address}")
+    diagnose = "\n".join(
+        f"    docker inspect --format '{{{{.Name}}}}: {{{{.State.Status}}}}, exit code {{{{.State.ExitCode}}}}' {shlex.quote(c)} >&2 || true\n"
+        f"    docker logs --tail 20 {shlex.quote(c)} >&2 || true"
+        for c in containers
+    )
     return f"""\
 set -eu
 deadline=$(( $(date +%s) + {timeout_seconds} ))
 while :; do
-  if curl -fsS -o /dev/null --max-time 3 {url}; then
-    echo "healthy: {url_base}{HEALTH_PATH}"
+  if curl -fsS -k -o /dev/null --max-time 3 --resolve {resolve} {shlex.quote(url)}; then
+    echo "healthy: {url}"
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "pypiserver did not answer {url_base}{HEALTH_PATH} within {timeout_seconds} s" >&2
-    docker inspect --format 'container {{{{.Name}}}}: {{{{.State.Status}}}}, exit code {{{{.State.ExitCode}}}}, restarts {{{{.RestartCount}}}}' {name} >&2 || true
-    echo "last log lines:" >&2
-    docker logs --tail 30 {name} >&2 || true
+    echo "the index did not answer {url} (via {address}) within {timeout_seconds} s" >&2
+{diagnose}
     exit 1
   fi
   sleep 1
 done
 """
+
+
+def read_file_in(container: str, path: str) -> str:
+    """Print a file from a running container (e.g. the front server's public CA certificate)."""
+    return f"docker exec {shlex.quote(container)} cat {shlex.quote(path)}\n"

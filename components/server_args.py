@@ -10,6 +10,8 @@ PACKAGES_DIR = "/data/packages"
 # (unlike a single-file bind) lets a rename-into-place reach the running container.
 AUTH_DIR = "/data/auth"
 HTPASSWD = f"{AUTH_DIR}/.htpasswd"
+# The uid/gid the official image runs pypiserver as (its entrypoint drops to it).
+PYPISERVER_UID = 9898
 HEALTH_PATH = "/health"
 
 

@@ -22,10 +22,12 @@ PROJECT = "pypi-index"
 TARGETS = ("local", "ssh")
 ACTIONS = ("update", "download", "list")
 SERVERS = ("gunicorn", "gevent", "auto")
+TLS_MODES = ("internal", "acme", "supplied")
 PRODUCTION_STACK = "production"
 
 # A release tag such as v2.4.1: floating tags (latest, unstable, v2.4) move under a running index.
 RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+FRONT_TAG = re.compile(r"^\d+\.\d+\.\d+$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$")
@@ -82,10 +84,26 @@ class Settings:
     image_repository: str
     image_tag: str
     image_digest: str | None
-    host_port: int
+    https_port: int
+    """Host port of the front server's HTTPS listener."""
+    http_port: int
+    """Host port of its plain-HTTP listener, which only redirects to HTTPS; 0 for none."""
     bind_address: str
+    domain: str
+    """The name on the certificate (and in the URLs clients use)."""
+    tls: str
+    """`internal` (the front server's own CA), `acme` (a public CA), or `supplied` (certificate in config)."""
+    acme_email: str | None
+    tls_certificate: str | None
+    """PEM certificate chain for `supplied` (public)."""
+    tls_key: str | None = field(repr=False)
+    """PEM private key for `supplied` (secret)."""
     public_url: str
     """Base URL clients use, without a trailing slash."""
+    max_upload_mb: int
+    front_image_repository: str
+    front_image_tag: str
+    front_image_digest: str | None
     authenticate: tuple[str, ...]
     """Protected actions; empty means no authentication at all (`-a . -P .`)."""
     users: Mapping[str, str] = field(repr=False)
@@ -104,6 +122,16 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.stack == PRODUCTION_STACK
+
+    @property
+    def hsts(self) -> bool:
+        """Strict-Transport-Security in production: browsers and clients never fall back to HTTP."""
+        return self.production
+
+    @property
+    def front_image_ref(self) -> str:
+        ref = f"{self.front_image_repository}:{self.front_image_tag}"
+        return f"{ref}@{self.front_image_digest}" if self.front_image_digest else ref
 
     @property
     def image_ref(self) -> str:
@@ -326,11 +354,11 @@ def _parse_bind_address(values: Mapping[str, Any]) -> str:
         ) from None
 
 
-def _parse_public_url(values: Mapping[str, Any], default_host: str, port: int) -> str:
+def _parse_public_url(values: Mapping[str, Any], domain: str, port: int) -> str:
     raw = _str(values, "publicUrl")
     if raw is None:
-        host = f"[{default_host}]" if ":" in default_host else default_host
-        return f"http://{host}:{port}"
+        host = f"[{domain}]" if ":" in domain else domain
+        return f"https://{host}" + ("" if port == 443 else f":{port}")
     if not re.match(r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$", raw):
         raise ConfigError(
             "publicUrl", _show(raw), "expected an http(s) URL without credentials, e.g. http://pypi.example.com:8080"
@@ -343,6 +371,48 @@ def _parse_volume(values: Mapping[str, Any], key: str, default: str) -> str:
     if not raw or not VOLUME_NAME.match(raw):
         raise ConfigError(key, _show(raw), "expected a Docker name: letters, digits, '_', '.', '-'")
     return raw
+
+
+def _parse_tls(values: Mapping[str, Any], domain: str) -> tuple[str, str | None, str | None, str | None]:
+    mode = _choice(values, "tls", "internal", TLS_MODES)
+    email = _str(values, "acmeEmail")
+    certificate, key = _str(values, "tlsCertificate"), _str(values, "tlsKey")
+    if mode == "acme":
+        try:
+            ipaddress.ip_address(domain)
+            public_name = False
+        except ValueError:
+            public_name = "." in domain and not domain.endswith((".local", ".internal", ".test", ".localhost"))
+        if not public_name:
+            raise ConfigError(
+                "domain",
+                _show(domain),
+                "ACME needs a public DNS name pointing at the host; use tls: internal otherwise",
+            )
+        if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            raise ConfigError("acmeEmail", _show(email), "expected an e-mail address for the ACME account")
+    if mode == "supplied":
+        if not certificate or "BEGIN CERTIFICATE" not in certificate:
+            raise ConfigError("tlsCertificate", "nothing" if not certificate else "(not a PEM certificate)",
+                              "tls: supplied needs the PEM certificate chain (pulumi config set tlsCertificate < chain.pem)")  # fmt: skip
+        if not key or "PRIVATE KEY" not in key:
+            raise ConfigError("tlsKey", "(secret)", "tls: supplied needs the PEM private key, set as a secret "
+                              "(pulumi config set --secret tlsKey < key.pem)")  # fmt: skip
+    elif certificate or key:
+        raise ConfigError("tlsCertificate" if certificate else "tlsKey", "(set)", "only used with tls: supplied")
+    return mode, email, certificate, key
+
+
+def _parse_domain(values: Mapping[str, Any], default: str) -> str:
+    raw = _str(values, "domain") or default
+    try:
+        ipaddress.ip_address(raw)
+        return raw
+    except ValueError:
+        pass
+    if not HOST_NAME.match(raw):
+        raise ConfigError("domain", _show(raw), "expected a DNS name (or an IP address) for the certificate")
+    return raw.lower()
 
 
 def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
@@ -361,8 +431,24 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
         raise ConfigError("dockerHost", _show(docker_host), "expected unix:///path, tcp://host:port or npipe://...")
 
     repository, tag, digest = _parse_image(values)
-    host_port = _int(values, "hostPort", 8080, 1, 65535)
+    https_port = _int(values, "httpsPort", 443, 1, 65535)
+    http_port = _int(values, "httpPort", 80, 0, 65535)
+    if http_port == https_port:
+        raise ConfigError("httpPort", _show(http_port), "must differ from httpsPort (0 for no plain-HTTP redirect)")
     bind_address = _parse_bind_address(values)
+    front_repository = _str(values, "frontImageRepository", "caddy") or ""
+    if not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", front_repository):
+        raise ConfigError("frontImageRepository", _show(front_repository), "expected an image repository such as caddy")
+    front_tag = _str(values, "frontImageTag", "2.11.7") or ""
+    if not FRONT_TAG.match(front_tag):
+        raise ConfigError(
+            "frontImageTag", _show(front_tag), "expected a Caddy release such as 2.11.7 (latest and 2 float)"
+        )
+    front_digest = _str(values, "frontImageDigest")
+    if front_digest and not DIGEST.match(front_digest):
+        raise ConfigError(
+            "frontImageDigest", _show(front_digest), "expected sha256: followed by 64 lowercase hex digits"
+        )
     authenticate = _parse_authenticate(values)
     users = _parse_users(values, "users" in secret_keys)
     if authenticate and not users:
@@ -389,6 +475,8 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
         )
 
     default_host = ssh.host if ssh else (bind_address if bind_address not in ("0.0.0.0", "::") else "127.0.0.1")
+    domain = _parse_domain(values, default_host)
+    tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
     return Settings(
         stack=stack,
         target=target,
@@ -397,9 +485,19 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
         image_repository=repository,
         image_tag=tag,
         image_digest=digest,
-        host_port=host_port,
+        https_port=https_port,
+        http_port=http_port,
         bind_address=bind_address,
-        public_url=_parse_public_url(values, default_host, host_port),
+        domain=domain,
+        tls=tls,
+        acme_email=acme_email,
+        tls_certificate=tls_certificate,
+        tls_key=tls_key,
+        public_url=_parse_public_url(values, domain, https_port),
+        max_upload_mb=_int(values, "maxUploadMb", 1024, 1, 102400),
+        front_image_repository=front_repository,
+        front_image_tag=front_tag,
+        front_image_digest=front_digest,
         authenticate=authenticate,
         users=users,
         bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
@@ -454,7 +552,17 @@ KEYS = (
     "imageRepository",
     "imageTag",
     "imageDigest",
-    "hostPort",
+    "httpsPort",
+    "httpPort",
+    "domain",
+    "tls",
+    "acmeEmail",
+    "tlsCertificate",
+    "tlsKey",
+    "maxUploadMb",
+    "frontImageRepository",
+    "frontImageTag",
+    "frontImageDigest",
     "bindAddress",
     "publicUrl",
     "authenticate",

@@ -1,12 +1,19 @@
-"""The systemd unit that supervises the index container on a remote host."""
+"""The systemd units that supervise the index's containers on a remote host, one unit per container."""
 
 from __future__ import annotations
 
-UNIT_NAME = "pypiserver.service"
-UNIT_PATH = f"/etc/systemd/system/{UNIT_NAME}"
+UNIT_DIR = "/etc/systemd/system"
 
 
-def render_unit(container: str, docker: str = "/usr/bin/docker") -> str:
+def unit_name(container: str) -> str:
+    return f"{container}.service"
+
+
+def unit_path(container: str) -> str:
+    return f"{UNIT_DIR}/{unit_name(container)}"
+
+
+def render_unit(container: str, role: str, docker: str = "/usr/bin/docker") -> str:
     """systemd owns the container's lifecycle; Docker's restart policy is `no` and defers.
 
     `docker start --attach` keeps a process in the unit for as long as the container runs, so
@@ -16,7 +23,7 @@ def render_unit(container: str, docker: str = "/usr/bin/docker") -> str:
     """
     return f"""\
 [Unit]
-Description=pypiserver package index (Docker container {container})
+Description=pypi-index {role} (Docker container {container})
 Documentation=https://github.com/pypiserver/pypiserver
 Requires=docker.service
 After=docker.service network-online.target

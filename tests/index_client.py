@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# requests lets these override an explicit `verify` (psf/requests#3829): twine's --cert and pip's cert
+# would be ignored on machines that set them, as this one does. A user's shell rarely has them.
+CA_OVERRIDES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if k not in CA_OVERRIDES and not k.startswith("PIP_")}, **extra}
 
 
 def _record_hash(data: bytes) -> str:
@@ -54,24 +62,28 @@ class Response:
     body: bytes
 
 
-def http_get(url: str, user: str | None = None, password: str | None = None, timeout: float = 10) -> Response:
+def http_get(
+    url: str, user: str | None = None, password: str | None = None, timeout: float = 10, ca: Path | None = None
+) -> Response:
+    """GET with optional basic auth; HTTPS is verified against `ca` (or the system's CAs)."""
     request = urllib.request.Request(url)
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     if user is not None:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
             return Response(reply.status, reply.read())
     except urllib.error.HTTPError as error:
         return Response(error.code, error.read())
 
 
-def wait_healthy(base_url: str, timeout: float = 60) -> float:
+def wait_healthy(base_url: str, timeout: float = 60, ca: Path | None = None) -> float:
     """Seconds until GET /health answers 200 (raises on timeout)."""
     start = time.monotonic()
     while True:
         try:
-            if http_get(f"{base_url}/health", timeout=2).status == 200:
+            if http_get(f"{base_url}/health", timeout=2, ca=ca).status == 200:
                 return time.monotonic() - start
         except OSError:
             pass
@@ -80,11 +92,14 @@ def wait_healthy(base_url: str, timeout: float = 60) -> float:
         time.sleep(0.2)
 
 
-def twine_upload(upload_url: str, wheel: Path, user: str, password: str) -> subprocess.CompletedProcess:
+def twine_upload(
+    upload_url: str, wheel: Path, user: str, password: str, ca: Path | None = None
+) -> subprocess.CompletedProcess:
     """`twine upload` with credentials from the environment, as CI jobs do (never on the command line)."""
-    env = {**os.environ, "TWINE_USERNAME": user, "TWINE_PASSWORD": password, "TWINE_NON_INTERACTIVE": "1"}
+    env = client_env(TWINE_USERNAME=user, TWINE_PASSWORD=password, TWINE_NON_INTERACTIVE="1")
+    cert = ["--cert", str(ca)] if ca else []
     return subprocess.run(
-        [str(BIN / "twine"), "upload", "--disable-progress-bar", "--repository-url", upload_url, str(wheel)],
+        [str(BIN / "twine"), "upload", "--disable-progress-bar", *cert, "--repository-url", upload_url, str(wheel)],
         capture_output=True,
         text=True,
         env=env,
@@ -93,22 +108,26 @@ def twine_upload(upload_url: str, wheel: Path, user: str, password: str) -> subp
 
 
 def pip_install(
-    home: Path, pip_conf: str, host: str, user: str, password: str, name: str, target: Path
+    home: Path, pip_conf: str, host: str, user: str, password: str, name: str, target: Path, ca: Path | None = None
 ) -> subprocess.CompletedProcess:
-    """`pip install NAME` with the program's pip.conf as pip's only config and the password in ~/.netrc."""
+    """`pip install NAME` with the program's pip.conf as pip's only config and the password in ~/.netrc.
+
+    `ca` stands in for the pip.conf's `cert` path (where a user would save caCertificate): PIP_CERT
+    overrides that one setting and nothing else.
+    """
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "pip.conf"
     conf.write_text(pip_conf)
     netrc = home / ".netrc"
     netrc.write_text(f"machine {host}\nlogin {user}\npassword {password}\n")
     netrc.chmod(0o600)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PIP_")},
-        "HOME": str(home),
-        "PIP_CONFIG_FILE": str(conf),
-        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-        "PIP_NO_INPUT": "1",
-    }
+    env = client_env(
+        HOME=str(home),
+        PIP_CONFIG_FILE=str(conf),
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        **({"PIP_CERT": str(ca)} if ca else {}),
+    )
     return subprocess.run(
         [str(BIN / "python"), "-m", "pip", "install", "--no-cache-dir", "--no-deps", "--target", str(target), name],
         capture_output=True,

@@ -7,7 +7,7 @@ import json
 import pytest
 from passlib.hash import bcrypt
 
-from components.systemd_unit import UNIT_PATH
+from components.systemd_unit import UNIT_DIR
 from recorded import Deployment, clear_parts, is_secret_value, reveal, run_program, stack_config
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
@@ -59,12 +59,15 @@ def test_dev_runs_on_the_local_engine_without_ssh_or_systemd(dev):
     provider = dev.one(DOCKER_PROVIDER)
     assert "host" not in provider.plain or not provider.plain["host"], provider.plain
     assert not dev.of_type(REMOTE_COMMAND), "dev needs no SSH"
-    assert [c.name for c in dev.of_type(LOCAL_COMMAND)] == ["pypi-health"]
-    container = dev.one(CONTAINER).plain
-    assert container["restart"] == "unless-stopped", "without systemd, Docker supervises"
-    assert container["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1", "protocol": "tcp"}]
-    assert container["command"][container["command"].index("--authenticate") + 1] == "."
-    assert not dev.one(VOLUME).protect and not dev.one(VOLUME).retain_on_delete
+    assert sorted(c.name for c in dev.of_type(LOCAL_COMMAND)) == ["pypi-ca", "pypi-caddyfile", "pypi-health"]
+    for c in dev.of_type(CONTAINER):
+        assert c.plain["restart"] == "unless-stopped", f"{c.name}: without systemd, Docker supervises"
+    front = dev.named("pypi-front").plain
+    assert front["ports"] == [{"internal": 443, "external": 8443, "ip": "127.0.0.1", "protocol": "tcp"}]
+    backend = dev.named("pypi-container").plain
+    assert "ports" not in backend, "pypiserver is never published: only the front server is"
+    assert backend["command"][backend["command"].index("--authenticate") + 1] == "."
+    assert not dev.named("pypi-packages").protect and not dev.named("pypi-packages").retain_on_delete
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
@@ -97,7 +100,9 @@ def test_nonstandard_port_uses_bracketed_known_hosts_name():
 def test_every_remote_command_verifies_the_host_key(stack):
     d = deploy(stack)
     commands = d.of_type(REMOTE_COMMAND)
-    assert {c.name for c in commands} == {"docker-bootstrap", "pypi-htpasswd", "pypi-unit", "pypi-health"}
+    assert {c.name for c in commands} == {
+        "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
+    }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
         assert connection["hostKey"] == HOST_KEY, c.urn
@@ -113,31 +118,41 @@ def test_skipping_the_host_key_check_is_explicit_outside_production():
 def test_nothing_talks_to_docker_before_the_bootstrap(staging):
     bootstrap = staging.named("docker-bootstrap")
     assert bootstrap.urn in staging.one(DOCKER_PROVIDER).dependencies
-    for name in ("pypi-image", "pypi-packages", "pypi-auth"):
+    for name in ("pypi-image", "pypi-front-image", "pypi-packages", "pypi-auth", "pypi-pages", "pypi-front-config",
+                 "pypi-front-data", "pypi-internal", "pypi-public"):  # fmt: skip
         assert depends_on(staging, name, "docker-bootstrap"), name
     assert staging.registrations.index(bootstrap) < staging.registrations.index(staging.one(DOCKER_PROVIDER))
 
 
-def test_order_credentials_container_unit_health(staging):
+def test_order_credentials_containers_unit_health(staging):
     assert depends_on(staging, "pypi-htpasswd", "pypi-image")
     assert depends_on(staging, "pypi-htpasswd", "pypi-auth")
     assert depends_on(staging, "pypi-container", "pypi-htpasswd")
-    assert depends_on(staging, "pypi-unit", "pypi-container"), "the unit is installed after the container exists"
+    assert depends_on(staging, "pypi-caddyfile", "pypi-front-config")
+    assert depends_on(staging, "pypi-front", "pypi-caddyfile"), "the front server starts with its configuration"
+    for container in ("pypi-container", "pypi-front", "pypi-indexer"):
+        assert depends_on(staging, "pypi-unit", container), "the units are installed after the containers exist"
+        assert depends_on(staging, "pypi-health", container)
     assert depends_on(staging, "pypi-health", "pypi-unit")
-    assert depends_on(staging, "pypi-health", "pypi-container")
+    assert depends_on(staging, "pypi-ca", "pypi-health")
 
 
-def test_container_inputs(staging):
-    container = staging.one(CONTAINER).plain
+def test_backend_container_inputs(staging):
+    container = staging.named("pypi-container").plain
     assert container["name"] == "pypiserver"
-    assert container["image"] == staging.one(IMAGE).plain.get("imageId") or container["image"].startswith("sha256:")
+    assert container["image"] == staging.named("pypi-image").plain.get("imageId") or container["image"].startswith(
+        "sha256:"
+    )
     assert container["restart"] == "no", "systemd supervises: Docker must not restart it too"
     assert container["memory"] == 256 and container["memorySwap"] == 256
     assert container["securityOpts"] == ["no-new-privileges:true"]
     assert container["logDriver"] == "json-file" and container["logOpts"] == {"max-size": "10m", "max-file": "5"}
-    assert container["ports"] == [{"internal": 8080, "external": 8080, "ip": "0.0.0.0", "protocol": "tcp"}]
+    assert "ports" not in container, "pypiserver is reachable through the front server only"
+    assert container["networksAdvanced"] == [{"name": "pypiserver-internal", "aliases": ["pypiserver"]}]
+    assert staging.named("pypi-internal").plain == {"name": "pypiserver-internal", "internal": True}
     mounts = {m["target"]: m for m in container["mounts"]}
     assert mounts["/data/packages"]["source"] == "pypiserver-packages" and mounts["/data/packages"]["type"] == "volume"
+    assert "volumeOptions" not in mounts["/data/packages"], "pypiserver's entrypoint owns the volume (uid 9898)"
     assert mounts["/data/auth"]["source"] == "pypiserver-auth" and mounts["/data/auth"]["readOnly"] is True
     assert "/data" not in mounts, "mounting over /data would hide the image's gunicorn config"
     assert container["command"] == [
@@ -150,34 +165,76 @@ def test_container_inputs(staging):
     assert container["removeVolumes"] is False
 
 
+def test_front_container_inputs(staging):
+    front = staging.named("pypi-front").plain
+    assert front["name"] == "pypiserver-front" and front["restart"] == "no"
+    assert front["ports"] == [
+        {"internal": 443, "external": 443, "ip": "0.0.0.0", "protocol": "tcp"},
+        {"internal": 80, "external": 80, "ip": "0.0.0.0", "protocol": "tcp"},
+    ]
+    assert [n["name"] for n in front["networksAdvanced"]] == ["pypiserver-public", "pypiserver-internal"]
+    assert front["capabilities"] == {"drops": ["ALL"], "adds": ["NET_BIND_SERVICE"]}
+    assert front["securityOpts"] == ["no-new-privileges:true"] and front["memory"] == 128
+    mounts = {m["target"]: m for m in front["mounts"]}
+    assert mounts["/srv/packages"]["source"] == "pypiserver-packages" and mounts["/srv/packages"]["readOnly"] is True
+    assert mounts["/srv/packages"]["volumeOptions"] == {"noCopy": True}, "must not reset the volume's owner"
+    assert mounts["/etc/caddy"]["readOnly"] is True and mounts["/srv/index"]["readOnly"] is True
+    assert mounts["/data"]["source"] == "pypiserver-front-data" and not mounts["/data"].get("readOnly")
+    assert front["image"].startswith("sha256:")
+    assert staging.named("pypi-front-image").plain == {"name": "caddy:2.11.7", "keepLocally": True}
+
+
+def test_indexer_container_inputs(staging):
+    indexer = staging.named("pypi-indexer").plain
+    assert indexer["networkMode"] == "none", "the indexer needs no network at all"
+    assert indexer["capabilities"] == {"drops": ["ALL"]} and indexer["user"] == "0:0"
+    assert indexer["entrypoints"][:2] == ["python3", "-c"] and indexer["entrypoints"][3:] == [
+        "/data/packages",
+        "/srv/index",
+    ]
+    assert "class Indexer" in indexer["entrypoints"][2]
+    mounts = {m["target"]: m for m in indexer["mounts"]}
+    assert mounts["/data/packages"]["readOnly"] is True and mounts["/data/packages"]["volumeOptions"] == {
+        "noCopy": True
+    }
+
+
 def test_image_is_pinned_and_kept(staging):
-    image = staging.one(IMAGE).plain
+    image = staging.named("pypi-image").plain
     assert image["name"] == "pypiserver/pypiserver:v2.4.1" and image["keepLocally"] is True
     digest = "sha256:" + "cd" * 32
-    assert deploy("staging", imageDigest=digest).one(IMAGE).plain["name"] == f"pypiserver/pypiserver:v2.4.1@{digest}"
+    assert (
+        deploy("staging", imageDigest=digest).named("pypi-image").plain["name"]
+        == f"pypiserver/pypiserver:v2.4.1@{digest}"
+    )
 
 
 def test_production_package_volume_is_protected_and_retained(production):
-    volume = production.named("pypi-packages")
-    assert volume.protect and volume.retain_on_delete
-    assert volume.plain["name"] == "pypiserver-packages"
+    for name in ("pypi-packages", "pypi-front-data"):
+        volume = production.named(name)
+        assert volume.protect and volume.retain_on_delete, name
+    assert production.named("pypi-packages").plain["name"] == "pypiserver-packages"
     assert not production.named("pypi-auth").protect, "credentials are re-derived from config"
 
 
-def test_unit_is_installed_and_removed_on_destroy(staging):
+def test_units_are_installed_and_removed_on_destroy(staging):
     unit = staging.named("pypi-unit").plain
-    assert UNIT_PATH in unit["create"] and "systemctl enable" in unit["create"]
-    assert "ExecStart=/usr/bin/docker start --attach pypiserver" in unit["create"]
-    assert "systemctl disable --now pypiserver.service" in unit["delete"] and f"rm -f {UNIT_PATH}" in unit["delete"]
+    for container in ("pypiserver", "pypiserver-front", "pypiserver-indexer"):
+        assert f"{UNIT_DIR}/{container}.service" in unit["create"]
+        assert f"ExecStart=/usr/bin/docker start --attach {container}\n" in unit["create"]
+        assert f"systemctl disable --now {container}.service" in unit["delete"]
+        assert f"rm -f {UNIT_DIR}/{container}.service" in unit["delete"]
     assert "triggers" not in unit, (
         "a trigger would replace the step, and replacement deletes the unit after creating it"
     )
 
 
-def test_health_gate_reruns_for_a_new_container(staging):
+def test_health_gate_goes_through_tls_and_reruns_for_new_containers(staging):
     health = staging.named("pypi-health").plain
-    assert health["triggers"] == [staging.one(CONTAINER).id]
-    assert "http://127.0.0.1:8080/health" in health["create"] and "docker logs --tail 30 pypiserver" in health["create"]
+    ids = [staging.named(n).id for n in ("pypi-container", "pypi-front", "pypi-indexer")]
+    assert health["triggers"] == ids
+    assert "--resolve pypi.internal.example:443:127.0.0.1 https://pypi.internal.example:443/health" in health["create"]
+    assert "docker logs --tail 20 pypiserver-front" in health["create"]
 
 
 def test_htpasswd_reaches_the_host_as_secret_stdin_only(staging):
@@ -191,6 +248,16 @@ def test_htpasswd_reaches_the_host_as_secret_stdin_only(staging):
         assert lines[user].startswith("$2b$10$")
         assert bcrypt.verify(password, lines[user]), user
         assert not bcrypt.verify(password + "x", lines[user]), user
+
+
+def test_front_configuration_is_secret_and_holds_the_same_hashes(staging):
+    step = staging.named("pypi-caddyfile")
+    assert is_secret_value(step.inputs["stdin"]) and step.plain["logging"] == "none"
+    caddyfile = reveal(step.inputs["stdin"])
+    htpasswd = dict(line.split(":", 1) for line in reveal(staging.named("pypi-htpasswd").inputs["stdin"]).splitlines())
+    for user, digest in htpasswd.items():
+        assert f"{user} {digest}" in caddyfile
+    assert "caddy reload --config /etc/caddy/Caddyfile" in step.plain["create"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
@@ -213,6 +280,9 @@ def test_no_secret_in_clear_anywhere():
     config = {**stack_config("production"), **REMOTE_OVERRIDES, "sshPrivateKey": private_key}
     d = run_program("production", config, secret_keys=("users", "sshPrivateKey"))
     htpasswd = reveal(d.named("pypi-htpasswd").inputs["stdin"])
+    assert all(
+        line.split(":", 1)[1] in reveal(d.named("pypi-caddyfile").inputs["stdin"]) for line in htpasswd.splitlines()
+    )
     hashes = [line.split(":", 1)[1] for line in htpasswd.splitlines()]
     needles = [*PASSWORDS.values(), "b3BlbnNzaC1rZXktdjEAAAAA-not-real", *hashes]
     for r in d.registrations:
@@ -229,11 +299,14 @@ def test_no_secret_in_clear_anywhere():
 
 def test_outputs_for_users_hold_no_password(staging):
     exports = staging.exports
-    assert exports["indexUrl"] == "http://pypi.internal.example:8080/simple/"
-    assert exports["uploadUrl"] == "http://pypi.internal.example:8080/"
-    assert "index-url = http://pypi.internal.example:8080/simple/" in exports["pipConf"]
-    assert "repository = http://pypi.internal.example:8080/" in exports["pypirc"]
-    assert 'url = "http://pypi.internal.example:8080/simple/"' in exports["uvIndex"]
+    assert exports["indexUrl"] == "https://pypi.internal.example/simple/"
+    assert exports["uploadUrl"] == "https://pypi.internal.example/"
+    assert "index-url = https://pypi.internal.example/simple/" in exports["pipConf"]
+    assert "trusted-host" not in exports["pipConf"], "HTTPS everywhere: nothing to trust blindly"
+    assert "cert = /usr/local/share/ca-certificates/pypi-index-ca.crt" in exports["pipConf"]
+    assert "repository = https://pypi.internal.example/" in exports["pypirc"]
+    assert 'url = "https://pypi.internal.example/simple/"' in exports["uvIndex"]
+    assert "caCertificate" in exports
     assert not staging.secret_exports, "none of the outputs derives from a secret"
 
 

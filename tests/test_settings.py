@@ -13,6 +13,7 @@ from recorded import ROOT
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
 PASSWORD = "correct horse battery staple"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 REMOTE = {
     "target": "ssh",
@@ -50,8 +51,22 @@ BAD = [
     ("production", remote(sshHostKey=None), "sshHostKey", "pin the host's key"),
     ("production", {"target": "local", "users": {"ci": PASSWORD}}, "target", "production deploys to a remote host"),
     ("staging", remote(target="kubernetes"), "target", "one of local, ssh"),
-    ("staging", remote(hostPort="0"), "hostPort", "from 1 to 65535"),
-    ("staging", remote(hostPort="65536"), "hostPort", "from 1 to 65535"),
+    ("staging", remote(httpsPort="0"), "httpsPort", "from 1 to 65535"),
+    ("staging", remote(httpsPort="65536"), "httpsPort", "from 1 to 65535"),
+    ("staging", remote(httpPort="-1"), "httpPort", "from 0 to 65535"),
+    ("staging", remote(httpPort="443"), "httpPort", "must differ from httpsPort"),
+    ("staging", remote(maxUploadMb="0"), "maxUploadMb", "from 1"),
+    ("staging", remote(domain="not a name"), "domain", "DNS name"),
+    ("staging", remote(tls="self-signed"), "tls", "one of internal, acme, supplied"),
+    ("staging", remote(tls="acme", sshHost="10.0.0.5"), "domain", "ACME needs a public DNS name"),
+    ("staging", remote(tls="acme", domain="pypi.corp.internal"), "domain", "ACME needs a public DNS name"),
+    ("staging", remote(tls="acme", domain="pypi.example.com", acmeEmail="nobody"), "acmeEmail", "e-mail address"),
+    ("staging", remote(tls="supplied"), "tlsCertificate", "PEM certificate chain"),
+    ("staging", remote(tls="supplied", tlsCertificate=CERT), "tlsKey", "PEM private key"),
+    ("staging", remote(tlsCertificate=CERT), "tlsCertificate", "only used with tls: supplied"),
+    ("staging", remote(frontImageTag="latest"), "frontImageTag", "Caddy release"),
+    ("staging", remote(frontImageTag="2"), "frontImageTag", "Caddy release"),
+    ("staging", remote(frontImageDigest="sha256:xyz"), "frontImageDigest", "64 lowercase hex"),
     ("staging", remote(bindAddress="everywhere"), "bindAddress", "IP address"),
     ("staging", remote(users={"ci:admin": PASSWORD}), "users", "no ':'"),
     ("staging", remote(users={"": PASSWORD}), "users", "user names are"),
@@ -119,7 +134,8 @@ def test_valid_remote_settings():
     assert result.ssh is not None and result.ssh.port == 2222 and result.ssh.host_key == HOST_KEY
     assert result.authenticate == ("update", "list"), "pypiserver's order, whatever the config's order"
     assert result.image_ref == "pypiserver/pypiserver:v2.4.1"
-    assert result.public_url == "http://pypi.internal.example:8080"
+    assert result.public_url == "https://pypi.internal.example"
+    assert result.tls == "internal" and result.domain == "pypi.internal.example" and result.https_port == 443
     assert result.bcrypt_rounds == 10 and not result.allow_overwrite and result.fallback_url is None
 
 
@@ -133,7 +149,7 @@ def test_host_key_comment_is_dropped_and_digest_pins():
 def test_dev_needs_no_ssh_no_users():
     result = parse({"target": "local", "authenticate": [], "protectPackages": "false"}, "dev")
     assert result.ssh is None and result.users == {} and result.authenticate == ()
-    assert result.public_url == "http://127.0.0.1:8080"
+    assert result.public_url == "https://127.0.0.1"
 
 
 def test_secret_values_are_not_in_repr():
@@ -144,15 +160,15 @@ def test_secret_values_are_not_in_repr():
 def test_pulumi_yaml_declares_every_key_with_type_description_default():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     declared = project["config"]
-    # users and sshPrivateKey: secrets, which cannot have a default in Pulumi.yaml (see its comment).
-    assert set(declared) | {"users", "sshPrivateKey"} == set(settings.KEYS)
+    # users, sshPrivateKey and tlsKey: secrets, which cannot have a default in Pulumi.yaml (see its comment).
+    assert set(declared) | {"users", "sshPrivateKey", "tlsKey"} == set(settings.KEYS)
     for key, spec in declared.items():
         assert {"type", "description", "default"} <= set(spec), key
     assert project["stackConfigDir"] == "config"
     # The declared defaults are what the program itself assumes (one source of truth in practice).
     defaults = {k: v["default"] for k, v in declared.items()}
     parsed = parse({**defaults, "authenticate": []}, "dev")
-    assert parsed.image_tag == defaults["imageTag"] and parsed.host_port == defaults["hostPort"]
+    assert parsed.image_tag == defaults["imageTag"] and parsed.https_port == defaults["httpsPort"]
     assert settings._parse_authenticate({"authenticate": defaults["authenticate"]}) == settings.ACTIONS
 
 
@@ -163,3 +179,20 @@ def test_committed_stack_files_name_only_known_keys():
             namespace, name = key.split(":", 1)
             assert namespace == "pypi-index" and name in settings.KEYS, f"{path.name}: {key}"
             assert re.match(r"^\w+$", name)
+
+
+def test_tls_modes():
+    acme = parse(
+        remote(tls="acme", domain="pypi.example.com", acmeEmail="ops@example.com"), "production", frozenset({"users"})
+    )
+    assert acme.tls == "acme" and acme.public_url == "https://pypi.example.com" and acme.hsts
+    key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
+    supplied = parse(
+        remote(tls="supplied", tlsCertificate=CERT, tlsKey=key, httpsPort="8443"), "staging", frozenset({"users"})
+    )
+    assert (
+        supplied.tls_key == key.strip()
+        and supplied.public_url == "https://pypi.internal.example:8443"
+        and not supplied.hsts
+    )
+    assert key not in repr(supplied)

@@ -39,16 +39,19 @@ KNOWN_INPUTS = {
     "pulumi:providers:docker": {"host", "sshOpts", "version"},
     "docker:index/remoteImage:RemoteImage": {"name", "keepLocally"},
     "docker:index/volume:Volume": {"name", "labels"},
+    "docker:index/network:Network": {"name", "internal"},
     "docker:index/container:Container": {
-        "name", "image", "command", "ports", "mounts", "healthcheck", "restart", "logDriver", "logOpts",
-        "memory", "memorySwap", "securityOpts", "removeVolumes", "destroyGraceSeconds",
+        "name", "image", "command", "entrypoints", "user", "ports", "mounts", "healthcheck", "restart",
+        "logDriver", "logOpts", "memory", "memorySwap", "securityOpts", "capabilities", "networkMode",
+        "networksAdvanced", "removeVolumes", "destroyGraceSeconds",
     },
     "command:remote:Command": {"connection", "create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"},
     "command:local:Command": {"create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"},
 }  # fmt: skip
 # Container inputs the docker provider marks ForceNew (terraform-provider-docker resource schema).
 CONTAINER_FORCE_NEW = {
-    "name", "image", "command", "ports", "mounts", "logDriver", "logOpts", "securityOpts",
+    "name", "image", "command", "entrypoints", "user", "ports", "mounts", "logDriver", "logOpts",
+    "securityOpts", "capabilities", "networkMode", "networksAdvanced",
 }  # fmt: skip
 CONNECTION_KEYS = {"host", "port", "user", "hostKey", "privateKey", "dialErrorLimit", "perDialTimeout"}
 
@@ -84,7 +87,7 @@ class Applier:
         self.base_env = dict(os.environ if base_env is None else base_env)
         self.state: dict[str, Applied] = {}
         self.order: list[str] = []
-        self._tmp = Path(tempfile.mkdtemp(prefix="pypi-applier-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix="pypi-applier-"))
 
     # ------------------------------------------------------------------ the engine
     def up(self, deployment: Deployment) -> None:
@@ -122,6 +125,10 @@ class Applier:
         for urn in reversed(self.order):
             self._delete(urn, exclude_protected)
         self.order = [u for u in self.order if u in self.state]
+
+    def outputs(self, name: str) -> dict[str, Any]:
+        """The real outputs of the applied resource named `name` (e.g. a command's stdout)."""
+        return next(a.outputs for a in self.state.values() if a.name == name)
 
     # ------------------------------------------------------------------ planning
     def _check_known(self, registrations: list[Registration]) -> None:
@@ -193,7 +200,11 @@ class Applier:
             previous.inputs = inputs
             self._run_command(previous, "create")  # no `update` command: create runs again
             return previous
-        if r.type in ("docker:index/remoteImage:RemoteImage", "docker:index/volume:Volume"):
+        if r.type in (
+            "docker:index/remoteImage:RemoteImage",
+            "docker:index/volume:Volume",
+            "docker:index/network:Network",
+        ):
             if previous.protect:
                 raise ApplyError(f"{r.urn} is protected and cannot be replaced")
             replacement = self._create(r, inputs)
@@ -235,7 +246,7 @@ class Applier:
         if host and host.startswith("ssh://"):
             opts = provider.get("sshOpts") or "[]"
             opts = json.loads(opts) if isinstance(opts, str) else opts
-            bin_dir = self._tmp / "bin" / str(abs(hash(provider_urn)))
+            bin_dir = self.workdir / "bin" / str(abs(hash(provider_urn)))
             bin_dir.mkdir(parents=True, exist_ok=True)
             real_ssh = subprocess.run(["sh", "-c", "command -v ssh"], capture_output=True, text=True).stdout.strip()
             wrapper = bin_dir / "ssh"
@@ -294,17 +305,42 @@ class Applier:
     def _delete_volume(self, applied: Applied) -> None:
         self._docker(applied, "volume", "rm", applied.inputs["name"])
 
+    def _create_network(self, applied: Applied) -> dict[str, Any]:
+        internal = ["--internal"] if applied.inputs.get("internal") else []
+        self._docker(applied, "network", "create", *internal, applied.inputs["name"])
+        return {"id": applied.inputs["name"]}
+
+    def _delete_network(self, applied: Applied) -> None:
+        self._docker(applied, "network", "rm", applied.inputs["name"])
+
     def _create_container(self, applied: Applied) -> dict[str, Any]:
         i = applied.inputs
         args = ["create", "--name", i["name"]]
+        entrypoint = i.get("entrypoints", [])
+        if entrypoint:
+            args += ["--entrypoint", entrypoint[0]]
+        if "user" in i:
+            args += ["--user", i["user"]]
+        if "networkMode" in i:
+            args += ["--network", i["networkMode"]]
+        for capability in i.get("capabilities", {}).get("drops", []):
+            args += ["--cap-drop", capability]
+        for capability in i.get("capabilities", {}).get("adds", []):
+            args += ["--cap-add", capability]
         for port in i.get("ports", []):
             args += [
                 "--publish",
                 f"{port['ip']}:{int(port['external'])}:{int(port['internal'])}/{port.get('protocol', 'tcp')}",
             ]
         for mount in i.get("mounts", []):
+            if set(mount) - {"type", "source", "target", "readOnly", "volumeOptions"}:
+                raise Unmapped(f"{applied.name}: mount keys {sorted(mount)}")
+            if set(mount.get("volumeOptions", {})) - {"noCopy"}:
+                raise Unmapped(f"{applied.name}: volume options {sorted(mount['volumeOptions'])}")
             spec = f"type={mount['type']},source={mount['source']},target={mount['target']}"
-            args += ["--mount", spec + (",readonly" if mount.get("readOnly") else "")]
+            spec += ",readonly" if mount.get("readOnly") else ""
+            spec += ",volume-nocopy" if mount.get("volumeOptions", {}).get("noCopy") else ""
+            args += ["--mount", spec]
         health = i.get("healthcheck")
         if health:
             if health["tests"][0] != "CMD":
@@ -325,8 +361,14 @@ class Applier:
             args += ["--memory-swap", f"{int(i['memorySwap'])}m"]
         for opt in i.get("securityOpts", []):
             args += ["--security-opt", opt]
-        args += [i["image"], *i.get("command", [])]
+        args += [i["image"], *entrypoint[1:], *i.get("command", [])]
         container_id = self._docker(applied, *args).stdout.strip()
+        if i.get("networksAdvanced"):
+            # As the provider does: created on the default bridge, then moved to the listed networks.
+            self._docker(applied, "network", "disconnect", "bridge", container_id)
+            for network in i["networksAdvanced"]:
+                aliases = [f"--alias={alias}" for alias in network.get("aliases", [])]
+                self._docker(applied, "network", "connect", *aliases, network["name"], container_id)
         self._docker(applied, "start", container_id)  # `start` defaults to true in the provider
         return {"id": container_id}
 
@@ -363,7 +405,7 @@ class Applier:
         host_key = connection.get("hostKey")
         if host_key:
             # pulumi-command's FixedHostKey: this key and no other, whatever known_hosts says.
-            known = self._tmp / f"known_hosts-{abs(hash((host, port, host_key)))}"
+            known = self.workdir / f"known_hosts-{abs(hash((host, port, host_key)))}"
             known.write_text(f"[{host}]:{port} {host_key}\n" if port != 22 else f"{host} {host_key}\n")
             options += [
                 "-o",
@@ -377,7 +419,7 @@ class Applier:
             options += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
         identity = shlex.split(self._identity_opts())
         if connection.get("privateKey"):
-            key = self._tmp / f"key-{name}"
+            key = self.workdir / f"key-{name}"
             key.write_text(connection["privateKey"])
             key.chmod(0o600)
             identity[1] = str(key)

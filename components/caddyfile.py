@@ -1,0 +1,111 @@
+"""The front server's configuration (Caddy): TLS, cached authentication and static serving.
+
+Routes, by what pypiserver calls the action:
+- `/health`: no password, proxied to pypiserver (so it checks the whole chain).
+- download, `GET /packages/<file>`: served straight from the package volume (read-only).
+- list, `GET /simple/...`: static PEP 503 pages kept by the indexer; a page it has not written (an
+  unnormalised name, a project missing here) goes to pypiserver, which redirects or answers 404.
+- update (`POST`) and every other page: proxied to pypiserver, which checks the password again.
+
+Caddy's `basic_auth` keeps the result of each bcrypt comparison in memory (its Caddyfile form turns the
+cache on), so a user pays the hash cost once, not on every request as with pypiserver alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .server_args import HEALTH_PATH, PORT
+from .settings import Settings
+
+CONFIG_DIR = "/etc/caddy"
+CADDYFILE = f"{CONFIG_DIR}/Caddyfile"
+CERT_FILE = f"{CONFIG_DIR}/tls/cert.pem"
+KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
+PACKAGES_ROOT = "/srv"  # the package volume is mounted at /srv/packages: /packages/<f> -> /srv/packages/<f>
+PAGES_ROOT = "/srv/index"  # the indexer's pages: /simple/<name>/ -> /srv/index/simple/<name>/index.html
+DATA_DIR = "/data"  # certificates, the internal CA and ACME accounts: a volume, kept across replacements
+CA_CERT = f"{DATA_DIR}/caddy/pki/authorities/local/root.crt"
+BACKEND = f"pypiserver:{PORT}"
+INNER_HTTP, INNER_HTTPS = 80, 443
+
+
+def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
+    users = [f"\t\t\t{name} {hashes[name]}" for name in sorted(hashes)]
+    opening = " ".join(part for part in ("basic_auth", matcher, "{") if part)
+    return [f"\t\t{opening}", *users, "\t\t}"]
+
+
+def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
+    """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them)."""
+    protect = set(settings.authenticate)
+    # skip_install_trust: the internal CA is for clients to trust, not the machine Caddy runs on.
+    options = ["\tadmin localhost:2019", f"\tdefault_sni {settings.domain}", "\tskip_install_trust"]
+    if settings.tls == "acme" and settings.acme_email:
+        options.append(f"\temail {settings.acme_email}")
+    if settings.http_port == 0:
+        options.append("\tauto_https disable_redirects")
+    tls = {
+        "internal": "\ttls internal",
+        "supplied": f"\ttls {CERT_FILE} {KEY_FILE}",
+        "acme": None,  # Caddy's default: a publicly trusted certificate over ACME
+    }[settings.tls]
+    site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
+
+    lines = [
+        "# Written by pypi-index (components/caddyfile.py); `pulumi up` replaces it.",
+        "{",
+        *options,
+        "}",
+        "",
+        f"{site} {{",
+    ]
+    if tls:
+        lines.append(tls)
+    if settings.hsts:
+        lines.append('\theader Strict-Transport-Security "max-age=31536000; includeSubDomains"')
+    lines += [
+        "\trequest_body {",
+        f"\t\tmax_size {settings.max_upload_mb}MB",
+        "\t}",
+        "",
+        f"\thandle {HEALTH_PATH} {{",
+        f"\t\treverse_proxy {BACKEND}",
+        "\t}",
+        "",
+        "\t@download {",
+        "\t\tmethod GET HEAD",
+        "\t\tpath_regexp ^/packages/[^/]+$",
+        "\t}",
+        "\thandle @download {",
+        *(_auth("", hashes) if "download" in protect else []),
+        f"\t\troot * {PACKAGES_ROOT}",
+        "\t\tfile_server {",
+        "\t\t\thide .*",
+        "\t\t}",
+        "\t}",
+        "",
+        "\t@page {",
+        "\t\tmethod GET HEAD",
+        "\t\tpath /simple/*",
+        "\t\tfile {",
+        f"\t\t\troot {PAGES_ROOT}",
+        "\t\t\ttry_files {path}index.html",
+        "\t\t}",
+        "\t}",
+        "\thandle @page {",
+        *(_auth("", hashes) if "list" in protect else []),
+        f"\t\troot * {PAGES_ROOT}",
+        "\t\tfile_server",
+        "\t}",
+        "",
+        "\thandle {",
+        "\t\t@update method POST",
+        "\t\t@list not method POST",
+        *(_auth("@update", hashes) if "update" in protect else []),
+        *(_auth("@list", hashes) if "list" in protect else []),
+        f"\t\treverse_proxy {BACKEND}",
+        "\t}",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,163 @@
+"""Real behaviour: the real pypiserver (the version the image tag pins, with the image's library pins),
+the real Caddy (the release the program pins) and the real indexer, run on loopback with exactly the
+arguments, htpasswd file and Caddyfile the program produces, driven by twine, pip and plain HTTPS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from real_front import RunningFront, running_front
+from test_program import PASSWORDS, deploy
+
+from host.machine import free_port
+from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
+from real_pypiserver import RunningIndex, running_index
+from recorded import Deployment, reveal
+
+USER, PASSWORD = "ci", PASSWORDS["ci"]
+MAX_UPLOAD_MB = 8
+
+
+@dataclass
+class Stack:
+    backend: RunningIndex
+    front: RunningFront
+    exports: dict
+    https_port: int
+
+    def url(self, path: str) -> str:
+        return f"{self.front.url}{path}"
+
+    def get(self, path: str, user: str | None = None, password: str | None = None):
+        return http_get(self.url(path), user, password, ca=self.front.ca)
+
+
+def staged(https_port: int, **overrides) -> Deployment:
+    return deploy("staging", domain="127.0.0.1", httpsPort=str(https_port), maxUploadMb=str(MAX_UPLOAD_MB), **overrides)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    https_port, backend_port = free_port(), free_port()
+    deployment = staged(https_port)
+    container = deployment.named("pypi-container").plain
+    htpasswd = reveal(deployment.named("pypi-htpasswd").inputs["stdin"])
+    caddy_text = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])
+    image_tag = deployment.named("pypi-image").plain["name"].split(":")[1]
+    workdir = tmp_path_factory.mktemp("index")
+    with (
+        running_index(container["command"], htpasswd, workdir / "backend", image_tag, backend_port) as backend,
+        running_front(caddy_text, workdir / "front", backend.packages, backend_port, https_port) as front,
+    ):
+        yield Stack(backend, front, deployment.exports, https_port)
+
+
+@pytest.fixture(scope="module")
+def uploaded(stack, tmp_path_factory):
+    wheel = make_wheel(tmp_path_factory.mktemp("dist"), "team-tool", "1.0.0")
+    result = twine_upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return wheel
+
+
+def test_health_needs_no_password_and_goes_through_the_chain(stack):
+    reply = stack.get("/health")
+    assert reply.status == 200 and reply.body == b"Ok"
+    assert stack.exports["indexUrl"] == f"https://127.0.0.1:{stack.https_port}/simple/"
+
+
+def test_only_https_with_the_exported_ca(stack):
+    with pytest.raises(OSError, match="CERTIFICATE_VERIFY_FAILED"):
+        http_get(stack.url("/health"))  # the system's CAs do not know the index's own CA
+
+
+def test_upload_then_pip_install_through_static_pages(stack, uploaded, tmp_path):
+    assert (stack.backend.packages / uploaded.name).is_file()
+    wait_healthy(stack.front.url, ca=stack.front.ca)
+    page = stack.front.root / "index" / "simple" / "team-tool" / "index.html"
+    for _ in range(50):  # the indexer polls the folder
+        if page.exists():
+            break
+        __import__("time").sleep(0.1)
+    assert uploaded.name in page.read_text(), "the page pip reads is the indexer's static page"
+    result = pip_install(
+        tmp_path / "home", stack.exports["pipConf"], "127.0.0.1", USER, PASSWORD, "team-tool", tmp_path / "site",
+        ca=stack.front.ca,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "team_tool" / "__init__.py").read_text() == 'VERSION = "1.0.0"\n'
+
+
+def test_pip_install_with_a_wrong_password_fails(stack, uploaded, tmp_path):
+    result = pip_install(
+        tmp_path / "home", stack.exports["pipConf"], "127.0.0.1", USER, "wrong-password-123", "team-tool",
+        tmp_path / "site", ca=stack.front.ca,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert not (tmp_path / "site" / "team_tool").exists()
+
+
+@pytest.mark.parametrize(
+    "credentials", [None, (USER, "wrong-password-123"), ("nobody", PASSWORD)], ids=["missing", "wrong", "unknown-user"]
+)
+def test_list_and_download_refuse_bad_credentials(stack, uploaded, credentials):
+    auth = credentials or (None, None)
+    paths = ("/simple/", "/simple/team-tool/", f"/packages/{uploaded.name}", "/", "/packages/", "/simple/Team_Tool/")
+    for path in paths:
+        assert stack.get(path, *auth).status == 401, path
+    for path in ("/simple/", "/simple/team-tool/", f"/packages/{uploaded.name}"):
+        assert stack.get(path, USER, PASSWORD).status == 200, path
+
+
+@pytest.mark.parametrize("password", ["wrong-password-123", ""], ids=["wrong", "empty"])
+def test_upload_refuses_bad_credentials(stack, tmp_path, password):
+    wheel = make_wheel(tmp_path, "intruder", "6.6.6")
+    result = twine_upload(stack.exports["uploadUrl"], wheel, USER, password, ca=stack.front.ca)
+    assert result.returncode != 0 and "401" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert not (stack.backend.packages / wheel.name).exists()
+
+
+def test_reupload_of_the_same_file_is_refused(stack, uploaded):
+    before = (stack.backend.packages / uploaded.name).read_bytes()
+    result = twine_upload(stack.exports["uploadUrl"], uploaded, USER, PASSWORD, ca=stack.front.ca)
+    # pypiserver answers 409, or 400 to twine (which treats 400 as "exists", pypa/twine#1265).
+    assert result.returncode != 0 and "400 Bad Request" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert (stack.backend.packages / uploaded.name).read_bytes() == before
+
+
+def test_upload_size_limit(stack, tmp_path):
+    fits = make_wheel(tmp_path, "big-tool", "1.0.0", size=(MAX_UPLOAD_MB - 2) * 1024 * 1024)
+    result = twine_upload(stack.exports["uploadUrl"], fits, USER, PASSWORD, ca=stack.front.ca)
+    assert result.returncode == 0, result.stdout + result.stderr
+    too_big = make_wheel(tmp_path, "huge-tool", "1.0.0", size=(MAX_UPLOAD_MB + 2) * 1024 * 1024)
+    result = twine_upload(stack.exports["uploadUrl"], too_big, USER, PASSWORD, ca=stack.front.ca)
+    assert result.returncode != 0 and "413" in result.stdout + result.stderr, result.stdout + result.stderr
+    assert not (stack.backend.packages / too_big.name).exists()
+
+
+def test_names_missing_here_are_not_sent_to_pypi(stack, uploaded):
+    reply = stack.get("/simple/requests/", USER, PASSWORD)
+    assert reply.status == 404, "fallback to pypi.org is off unless configured"
+
+
+def test_users_change_without_a_restart(stack, tmp_path):
+    backend_pid, front_pid = stack.backend.process.pid, stack.front.process.pid
+    users = {**PASSWORDS, "newcomer": "newcomer-password-9b1"}
+    users.pop("alice")
+    deployment = staged(stack.https_port, users=users)
+    # What the program's two steps do: replace the htpasswd file, then the Caddyfile and reload.
+    staged_file = stack.backend.htpasswd.with_suffix(".new")
+    staged_file.write_text(reveal(deployment.named("pypi-htpasswd").inputs["stdin"]))
+    staged_file.replace(stack.backend.htpasswd)
+    backend_port = int(stack.backend.url.rsplit(":", 1)[1])
+    stack.front.reload(
+        reveal(deployment.named("pypi-caddyfile").inputs["stdin"]), backend_port, stack.https_port, free_port()
+    )
+    assert stack.get("/simple/", "newcomer", "newcomer-password-9b1").status == 200
+    assert stack.get("/simple/", "alice", PASSWORDS["alice"]).status == 401
+    wheel = make_wheel(tmp_path, "newcomer-tool", "0.1.0")
+    result = twine_upload(stack.exports["uploadUrl"], wheel, "newcomer", "newcomer-password-9b1", ca=stack.front.ca)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert stack.backend.process.poll() is None and stack.backend.process.pid == backend_pid, "no restart"
+    assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
