@@ -39,6 +39,7 @@ def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
 def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them)."""
     protect = set(settings.authenticate)
+    limit = settings.max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
     # skip_install_trust: the internal CA is for clients to trust, not the machine Caddy runs on.
     options = ["\tadmin localhost:2019", f"\tdefault_sni {settings.domain}", "\tskip_install_trust"]
     if settings.tls == "acme" and settings.acme_email:
@@ -104,6 +105,21 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\t@list not method POST",
         *(_auth("@update", hashes) if "update" in protect else []),
         *(_auth("@list", hashes) if "list" in protect else []),
+        # Refuse an oversized upload from its Content-Length, before any of it reaches pypiserver:
+        # request_body's limit alone cuts the stream mid-way, and pypiserver then stores the
+        # truncated file as a package. Without a length, the limit could not be checked up front.
+        "\t\t@too_large {",
+        "\t\t\tmethod POST",
+        # Guarded: int() of a missing or odd header is an error, which Caddy turns into a 500.
+        "\t\t\texpression `{http.request.header.Content-Length}.matches('^[0-9]{1,18}$') && "
+        f"int({{http.request.header.Content-Length}}) > {limit}`",
+        "\t\t}",
+        f'\t\trespond @too_large "uploads are limited to {settings.max_upload_mb} MB" 413',
+        "\t\t@no_length {",
+        "\t\t\tmethod POST",
+        "\t\t\tnot header Content-Length *",
+        "\t\t}",
+        '\t\trespond @no_length "uploads need a Content-Length" 411',
         f"\t\treverse_proxy {BACKEND}",
         "\t}",
         "}",

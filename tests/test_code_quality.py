@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -11,14 +12,17 @@ from recorded import ROOT
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "mypy_path"),
     [
-        ["ruff", "check", "."],
-        ["ruff", "format", "--check", "."],
-        ["mypy"],  # files and options: pyproject.toml
+        (["ruff", "check", "."], None),
+        (["ruff", "format", "--check", "."], None),
+        (["mypy"], None),  # files and options: pyproject.toml
+        # The policy pack has its own __main__.py and imports its rules as a top-level module.
+        (["mypy", "policy"], "policy"),
     ],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    ids=["ruff-check", "ruff-format", "mypy", "mypy-policy"],
 )
-def test_clean(command):
-    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True)
+def test_clean(command, mypy_path):
+    env = {**os.environ, **({"MYPYPATH": mypy_path} if mypy_path else {})}
+    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -161,3 +161,23 @@ def test_users_change_without_a_restart(stack, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert stack.backend.process.poll() is None and stack.backend.process.pid == backend_pid, "no restart"
     assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
+
+
+def test_upload_without_a_length_is_refused_before_pypiserver(stack):
+    """A chunked upload cannot be checked against the limit up front: the front server refuses it."""
+    import base64
+    import http.client
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(stack.front.ca))
+    conn = http.client.HTTPSConnection("127.0.0.1", stack.https_port, context=context, timeout=10)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    body = iter(
+        [b"--x\r\nContent-Disposition: form-data; name=content; filename=chunked-1.0.tar.gz\r\n\r\nabc\r\n--x--\r\n"]
+    )
+    conn.request(
+        "POST", "/", body=body, encode_chunked=True,
+        headers={"Authorization": f"Basic {token}", "Content-Type": "multipart/form-data; boundary=x"},
+    )  # fmt: skip
+    assert conn.getresponse().status == 411
+    assert not (stack.backend.packages / "chunked-1.0.tar.gz").exists()
