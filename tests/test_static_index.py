@@ -66,10 +66,14 @@ def test_a_restart_does_not_rehash_the_store(tmp_path, monkeypatch):
     for i in range(5):
         (packages / f"pkg{i}-1.0.tar.gz").write_bytes(os.urandom(64))
     Indexer(str(packages), str(output)).scan()
-    hashed = []
+    hashed: list[str] = []
     import components.static_index as module
 
-    monkeypatch.setattr(module, "_sha256", lambda path: hashed.append(path) or "0" * 64)
+    def counting_sha256(path: str) -> str:
+        hashed.append(path)
+        return "0" * 64
+
+    monkeypatch.setattr(module, "_sha256", counting_sha256)
     restarted = Indexer(str(packages), str(output))
     restarted.scan()
     assert hashed == [], "hashes come from the cache file while size and mtime are unchanged"
