@@ -61,6 +61,8 @@ class Target:
     connection: remote.ConnectionArgs | None = None
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """Resources that must exist before anything talks to Docker (the bootstrap)."""
+    docker_host: str | None = None
+    """For local steps: the engine the Docker provider uses, when it is not Docker's default."""
 
     def step(
         self,
@@ -87,6 +89,8 @@ class Target:
                 delete=on_delete,
                 stdin=stdin,
                 triggers=triggers,
+                # The steps' docker CLI must talk to the engine the provider talks to.
+                environment={"DOCKER_HOST": self.docker_host} if self.docker_host else None,
                 logging=local.Logging(logging),
                 add_previous_output_in_env=False,
                 opts=opts,
@@ -109,6 +113,7 @@ def connect(settings: Settings) -> Target:
     if settings.ssh is None:
         return Target(
             docker=docker.Provider("docker-local", host=settings.docker_host),
+            docker_host=settings.docker_host,
             supervisor="docker",
             address=local_address(settings),
         )

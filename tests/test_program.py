@@ -319,3 +319,11 @@ def test_bad_config_registers_nothing(overrides, key):
 
     with pytest.raises(ConfigError, match=f"pypi-index:{key}"):
         deploy("production", **overrides)
+
+
+def test_local_steps_talk_to_the_providers_engine():
+    d = deploy("dev", dockerHost="unix:///run/user/1000/docker.sock")
+    assert d.one(DOCKER_PROVIDER).plain["host"] == "unix:///run/user/1000/docker.sock"
+    for step in d.of_type(LOCAL_COMMAND):
+        assert step.plain["environment"] == {"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, step.name
+    assert all("environment" not in s.plain for s in deploy("dev").of_type(LOCAL_COMMAND))

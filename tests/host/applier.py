@@ -46,7 +46,9 @@ KNOWN_INPUTS = {
         "networksAdvanced", "removeVolumes", "destroyGraceSeconds",
     },
     "command:remote:Command": {"connection", "create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"},
-    "command:local:Command": {"create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv"},
+    "command:local:Command": {
+        "create", "delete", "stdin", "triggers", "logging", "addPreviousOutputInEnv", "environment",
+    },
 }  # fmt: skip
 # Container inputs the docker provider marks ForceNew (terraform-provider-docker resource schema).
 CONTAINER_FORCE_NEW = {
@@ -391,7 +393,8 @@ class Applier:
             argv = ["/bin/sh", "-c", script]
         else:
             argv = [*self._ssh_argv(applied.name, applied.inputs["connection"]), script]
-        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=self.base_env, timeout=900)
+        env = {**self.base_env, **applied.inputs.get("environment", {})}
+        result = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env, timeout=900)
         if result.returncode != 0:
             raise ApplyError(
                 f"{applied.name} ({phase}) exited {result.returncode}:\n"
