@@ -90,8 +90,10 @@ class PackageIndex(pulumi.ComponentResource):
                 log_driver="json-file",
                 log_opts=LOG_OPTS,
                 security_opts=["no-new-privileges:true"],
-                # Named volumes are never removed with a container; say so rather than rely on a default.
-                remove_volumes=False,
+                # Anonymous volumes go with their container (the Caddy image declares VOLUME /config,
+                # which would otherwise pile up, one per replacement); named ones, the packages
+                # included, never do: Docker only removes volumes that have no name.
+                remove_volumes=True,
                 destroy_grace_seconds=20,
                 opts=child(depends_on=depends_on),
                 **kwargs,

@@ -162,7 +162,7 @@ def test_backend_container_inputs(staging):
     ]  # fmt: skip
     health = container["healthcheck"]
     assert health["tests"][0] == "CMD" and "/health" in health["tests"][-1]
-    assert container["removeVolumes"] is False
+    assert container["removeVolumes"] is True, "anonymous volumes only: the packages volume is named"
 
 
 def test_front_container_inputs(staging):

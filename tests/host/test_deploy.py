@@ -294,6 +294,8 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     assert not set(UNITS) & set(state["containers"]) and not state["units"], state
     assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
     assert {"pypiserver-packages", "pypiserver-front-data"} <= set(state["volumes"]), state
+    anonymous = [v for v in state["volumes"] if len(v) == 64 and all(c in "0123456789abcdef" for c in v)]
+    assert not anonymous, f"containers left anonymous volumes behind: {anonymous}"
     assert wheel.name in package_files(site)
     # Even unprotected, the volume is retained on delete.
     for applied in site.applier.state.values():
