@@ -5,3 +5,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
+    from host.commands import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("pypi-index figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

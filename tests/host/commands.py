@@ -19,9 +19,20 @@ Stdin = str | bytes | IO[bytes] | None
 _TAIL = 4000  # characters of output kept in an error message
 
 
+# Timings and figures worth seeing in CI's output even when every test passes: tests/conftest.py
+# prints them in pytest's terminal summary (pytest captures what passing tests print).
+FIGURES: list[str] = []
+
+
 def log(message: str) -> None:
-    """Progress/timing lines; stderr so they show with ``pytest -s`` and in captured-output reports."""
+    """Progress lines; stderr so they show with ``pytest -s`` and in captured-output reports."""
     print(f"[pypi-test] {message}", file=sys.stderr, flush=True)
+
+
+def figure(message: str) -> None:
+    """A measured figure (a build or boot time, a downtime): logged, and repeated in the summary."""
+    log(message)
+    FIGURES.append(message)
 
 
 class CommandError(subprocess.CalledProcessError):

@@ -33,7 +33,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .commands import docker, log, require_docker_engine, run
+from .commands import docker, figure, log, require_docker_engine, run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).resolve().parent / "files"
@@ -131,7 +131,7 @@ def _ensure(image: str, key: str, build, cache: Path) -> Path:
         for stale in cache.glob(tar.name.rsplit("-", 1)[0] + "-*.tar"):
             if stale != tar:
                 stale.unlink()  # older keys of the same image
-    log(f"{image}: {how} in {time.monotonic() - start:.1f} s (key {key})")
+    figure(f"{image}: {how} in {time.monotonic() - start:.1f} s (key {key})")
     return tar
 
 
@@ -276,7 +276,7 @@ def ensure_images(cache: Path | None = None) -> Images:
         caddy = f"{CADDY_REPO}:{CADDY_VERSION}"
         caddy_key = _key("caddy", base_key, _dir_digest(FILES / "caddy"), CADDY_VERSION)
         tars[caddy] = _ensure(caddy, caddy_key, functools.partial(_build_caddy, caddy, caddy_key, cache), cache)
-    log(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
+    figure(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
     return Images(tars=tars)
 
 

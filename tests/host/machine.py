@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from .commands import Stdin, docker, log, run, wait_until
+from .commands import Stdin, docker, figure, log, run, wait_until
 from .images import Images, ensure_images
 
 LABEL = "pypi-test.host"
@@ -160,7 +160,7 @@ class TestHost:
             self.host_public_key = self._read_host_key()
             self._write_ssh_files()
             self._wait_ssh_and_docker()
-            log(
+            figure(
                 f"host {self.container}: booted in {time.monotonic() - t0:.1f} s "
                 f"(ssh 127.0.0.1:{self.ssh_port}, index 127.0.0.1:{self.index_port})"
             )
@@ -186,7 +186,7 @@ class TestHost:
         if key != self.host_public_key:
             raise RuntimeError(f"host key changed across restart: {key!r} != {self.host_public_key!r}")
         self._wait_ssh_and_docker()
-        log(f"host {self.container}: restarted in {time.monotonic() - t0:.1f} s (stop {t1 - t0:.1f} s)")
+        figure(f"host {self.container}: restarted in {time.monotonic() - t0:.1f} s (stop {t1 - t0:.1f} s)")
 
     def close(self) -> None:
         """Remove the container and its volumes (immediate; no clean shutdown needed)."""
@@ -304,7 +304,9 @@ class TestHost:
                     save.stdout.close()
                     if save.wait() != 0:
                         raise RuntimeError(f"`docker save {image}` failed")
-        log(f"host {self.container}: loaded {', '.join(images)} into the inner engine in {time.monotonic() - t0:.1f} s")
+        figure(
+            f"host {self.container}: loaded {', '.join(images)} into the inner engine in {time.monotonic() - t0:.1f} s"
+        )
 
     # ----------------------------------------------------------------------------------- internals
     def _path(self, name: str) -> Path:

@@ -19,7 +19,7 @@ from index_client import http_get, make_wheel, pip_install, twine_upload, wait_h
 from recorded import Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError
-from .commands import wait_until
+from .commands import figure, wait_until
 from .machine import TestHost, free_port
 
 USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
@@ -160,7 +160,7 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
 def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
     started = time.monotonic()
     site.deploy()
-    print(f"\n[pypi-test] first deploy onto a fresh host: {time.monotonic() - started:.1f} s")
+    figure(f"first deploy onto a fresh host: {time.monotonic() - started:.1f} s")
     for unit in UNITS:
         assert site.host.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
         assert site.host.ssh(f"systemctl is-enabled {unit}").stdout.strip() == "enabled", unit
@@ -225,7 +225,7 @@ def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
 
     wait_until("systemd to start the killed container again", restarted, 60, 0.2)
     site.wait_healthy(timeout=60)
-    print(f"\n[pypi-test] killed container process: healthy again after {time.monotonic() - killed:.1f} s")
+    figure(f"killed container process: healthy again after {time.monotonic() - killed:.1f} s")
     assert wheel.name in package_files(site)
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
@@ -233,7 +233,7 @@ def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
 def test_4_host_reboot_brings_the_index_back_by_itself(site, wheel):
     site.host.restart()
     took = site.wait_healthy(timeout=120)
-    print(f"\n[pypi-test] host restart: index healthy {took:.1f} s after the host was ready")
+    figure(f"host restart: index healthy {took:.1f} s after the host was ready")
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
@@ -249,8 +249,8 @@ def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
     assert "--overwrite" in command
     version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
     assert version.endswith("2.4.1"), version
-    print(
-        f"\n[pypi-test] DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): "
+    figure(
+        f"DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): "
         f"pages and files {down['seconds']:.2f} s, pypiserver (uploads, /health) {backend['seconds']:.2f} s"
     )
     assert wheel.name in package_files(site)
@@ -268,14 +268,14 @@ def test_6_add_rotate_remove_users_without_downtime(site):
     with unavailability(site, "ci", USERS["ci"]) as down:
         site.deploy(users=users)
         time.sleep(0.5)
-    print(f"\n[pypi-test] DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
+    figure(f"DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
     assert site.get("/simple/", "bob", users["bob"]).status == 200
     assert site.get("/simple/", "alice", users["alice"]).status == 200
     assert site.get("/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
     with unavailability(site, "ci", USERS["ci"]) as down:
         site.deploy(users={"ci": USERS["ci"], "alice": users["alice"]})
         time.sleep(0.5)
-    print(f"[pypi-test] DOWNTIME removing bob: {down['seconds']:.2f} s")
+    figure(f"DOWNTIME removing bob: {down['seconds']:.2f} s")
     assert site.get("/simple/", "bob", users["bob"]).status in (401, 403)
     assert container_ids(site) == containers, "no restart: pypiserver re-reads its file, Caddy reloads"
     mode = site.host.ssh(
