@@ -13,6 +13,7 @@ cache on), so a user pays the hash cost once, not on every request as with pypis
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from .server_args import HEALTH_PATH, PORT
@@ -51,10 +52,18 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "supplied": f"\ttls {CERT_FILE} {KEY_FILE}",
         "acme": None,  # Caddy's default: a publicly trusted certificate over ACME
     }[settings.tls]
+    # Naming the supplied certificate makes a rotation change this text: the step that writes it
+    # then runs again and reloads Caddy, after the new certificate and key are in place.
+    certificate = (
+        [f"# certificate sha256:{hashlib.sha256((settings.tls_certificate or '').encode()).hexdigest()}"]
+        if settings.tls == "supplied"
+        else []
+    )
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
 
     lines = [
         "# Written by pypi-index (components/caddyfile.py); `pulumi up` replaces it.",
+        *certificate,
         "{",
         *options,
         "}",

@@ -10,6 +10,7 @@ Three containers from two images:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,42 +203,44 @@ class PackageIndex(pulumi.ComponentResource):
             memory_swap=128,
         )
 
-        front_files = [
-            target.step(
-                f"{name}-caddyfile",
+        def front_file(
+            suffix: str, path: str, content: pulumi.Input[str], then: str = "", after: Sequence[pulumi.Resource] = ()
+        ) -> pulumi.Resource:
+            """A file in the front server's config volume (secret: the Caddyfile holds hashes, tls/ a key)."""
+            return target.step(
+                f"{name}-{suffix}",
                 scripts.write_volume_file(
                     front_config_name,
                     caddyfile.CONFIG_DIR,
-                    "Caddyfile",
+                    path.removeprefix(caddyfile.CONFIG_DIR + "/"),
                     settings.front_image_ref,
                     0,
-                    then=scripts.reload_front(front_name, caddyfile.CADDYFILE),
+                    then=then,
                 ),
-                stdin=args.caddyfile,
+                stdin=content,
                 secret=True,
-                opts=child(depends_on=[front_image, front_config]),
+                opts=child(depends_on=[front_image, front_config, *after]),
             )
-        ]
+
+        tls_files: list[pulumi.Resource] = []
         if settings.tls == "supplied":
-            for suffix, path, content in (
-                ("tls-cert", caddyfile.CERT_FILE, pulumi.Output.from_input(settings.tls_certificate or "")),
-                ("tls-key", caddyfile.KEY_FILE, pulumi.Output.secret(settings.tls_key or "")),
-            ):
-                front_files.append(
-                    target.step(
-                        f"{name}-{suffix}",
-                        scripts.write_volume_file(
-                            front_config_name,
-                            caddyfile.CONFIG_DIR,
-                            path.removeprefix(caddyfile.CONFIG_DIR + "/"),
-                            settings.front_image_ref,
-                            0,
-                        ),
-                        stdin=content,
-                        secret=True,
-                        opts=child(depends_on=[front_image, front_config]),
-                    )
-                )
+            tls_files = [
+                front_file("tls-cert", caddyfile.CERT_FILE, settings.tls_certificate or ""),
+                front_file("tls-key", caddyfile.KEY_FILE, pulumi.Output.secret(settings.tls_key or "")),
+            ]
+        # Written last and the only one that reloads: Caddy does not watch its files. A rotated
+        # certificate changes the Caddyfile too (it names the certificate's fingerprint), so the reload
+        # happens once, after both new files are in place.
+        front_files = [
+            *tls_files,
+            front_file(
+                "caddyfile",
+                caddyfile.CADDYFILE,
+                args.caddyfile,
+                then=scripts.reload_front(front_name, caddyfile.CADDYFILE),
+                after=tls_files,
+            ),
+        ]
         ports = [
             docker.ContainerPortArgs(
                 internal=caddyfile.INNER_HTTPS, external=settings.https_port, ip=settings.bind_address, protocol="tcp"

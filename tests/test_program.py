@@ -327,3 +327,23 @@ def test_local_steps_talk_to_the_providers_engine():
     for step in d.of_type(LOCAL_COMMAND):
         assert step.plain["environment"] == {"DOCKER_HOST": "unix:///run/user/1000/docker.sock"}, step.name
     assert all("environment" not in s.plain for s in deploy("dev").of_type(LOCAL_COMMAND))
+
+
+SUPPLIED = {
+    "tls": "supplied",
+    "tlsCertificate": "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----",
+    "tlsKey": "-----BEGIN PRIVATE KEY-----\nMIIBkey\n-----END PRIVATE KEY-----",
+}
+
+
+def test_a_rotated_certificate_reloads_the_front_server_once_both_files_are_written():
+    d = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **SUPPLIED}, ("users", "tlsKey"))
+    for step in ("pypi-tls-cert", "pypi-tls-key"):
+        assert depends_on(d, "pypi-caddyfile", step), "the reload comes after the new certificate and key"
+        assert "caddy reload" not in d.named(step).plain["create"]
+    assert is_secret_value(d.named("pypi-tls-key").inputs["stdin"])
+    assert "MIIBkey" not in json.dumps(clear_parts(d.named("pypi-tls-key").inputs))
+    rotated = {**SUPPLIED, "tlsCertificate": SUPPLIED["tlsCertificate"].replace("MIIBcert", "MIIBnew")}
+    again = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **rotated}, ("users", "tlsKey"))
+    first, second = (reveal(x.named("pypi-caddyfile").inputs["stdin"]) for x in (d, again))
+    assert first != second, "a new certificate changes the Caddyfile, so its step runs again and reloads"
