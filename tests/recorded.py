@@ -92,6 +92,11 @@ class Deployment:
         return next(r for r in self.registrations if r.name == name)
 
 
+def fake_image_id(image_name: str) -> str:
+    """The image ID the mocks give a RemoteImage (the applier maps it to the real one)."""
+    return "sha256:" + hashlib.sha256(image_name.encode()).hexdigest()
+
+
 def _fake_id(type_: str, name: str) -> str:
     return hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:16]
 
@@ -103,7 +108,7 @@ class _Mocks(pulumi.runtime.Mocks):
         state = dict(args.inputs)
         if args.typ == "docker:index/remoteImage:RemoteImage":
             name = reveal(args.inputs.get("name", ""))
-            state["imageId"] = "sha256:" + hashlib.sha256(name.encode()).hexdigest()
+            state["imageId"] = fake_image_id(name)
             state["repoDigest"] = name
         if args.typ == "docker:index/container:Container":
             state.setdefault("networkDatas", [])

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from recorded import Deployment, Registration
+from recorded import Deployment, Registration, fake_image_id
 
 from .commands import log
 
@@ -163,8 +163,7 @@ class Applier:
         """Map the mocks' made-up outputs of `r` to the real ones, for the inputs that use them."""
         mapping = {r.id: applied.outputs.get("id", r.id)}
         if r.type == "docker:index/remoteImage:RemoteImage":
-            fake = "sha256:" + __import__("hashlib").sha256(r.plain["name"].encode()).hexdigest()
-            mapping[fake] = applied.outputs["imageId"]
+            mapping[fake_image_id(r.plain["name"])] = applied.outputs["imageId"]
         return mapping
 
     def _resolve(self, value: Any, resolved: Mapping[str, Any]) -> Any:
