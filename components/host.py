@@ -73,7 +73,7 @@ class Target:
         delete: str | None = None,
         triggers: Sequence[pulumi.Input[object]] | None = None,
         secret: bool = False,
-    ) -> pulumi.CustomResource:
+    ) -> local.Command | remote.Command:
         """A shell script run on the target. With `secret`, nothing it prints is logged or kept in clear."""
         if secret:
             opts = pulumi.ResourceOptions.merge(

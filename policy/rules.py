@@ -414,7 +414,7 @@ def index_not_public_without_tls(
     label = _label(resource_type, name)
     fix = (
         "pypiserver belongs on the internal network behind the TLS front server, which alone publishes "
-        "httpsPort: remove the pypiserver container's ports (or bind them to 127.0.0.1) in components/package_index.py"
+        "httpsPort: remove the pypiserver container's ports (or bind them to 127.0.0.1) in components/pypiserver.py"
     )
     problems = []
     if props.get("networkMode") == "host":
@@ -464,7 +464,7 @@ def container_unprivileged(
     if resource_type != CONTAINER:
         return []
     label = _label(resource_type, name)
-    where = "in its docker.Container (components/package_index.py)"
+    where = "in its docker.Container (components/scope.py and the module that declares it)"
     problems = []
     if props.get("privileged") is True:
         problems.append(

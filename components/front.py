@@ -1,0 +1,138 @@
+"""The front server (Caddy): the only published ports; TLS, cached authentication, static pages and files.
+
+Its configuration files reach the front-config volume through steps (secret: the Caddyfile holds the
+users' hashes, tls/ a private key); package files and pages come read-only from the store's volumes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from . import caddyfile, scripts
+from .indexer import INDEX_DIR, NO_COPY
+from .scope import Scope
+from .settings import Settings
+from .store import Store, front_config_volume
+
+# The front server binds 80/443 inside its container; nothing else needs a capability.
+FRONT_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["NET_BIND_SERVICE"])
+
+
+def front_name(settings: Settings) -> str:
+    return f"{settings.container_name}-front"
+
+
+@dataclass(frozen=True)
+class Front:
+    image: docker.RemoteImage
+    container: docker.Container
+
+
+def _config_files(
+    scope: Scope, image: docker.RemoteImage, store: Store, config: pulumi.Output[str]
+) -> list[pulumi.Resource]:
+    settings = scope.settings
+
+    def config_file(
+        suffix: str, path: str, content: pulumi.Input[str], then: str = "", after: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.Resource:
+        """A file in the front server's config volume (secret: the Caddyfile holds hashes, tls/ a key)."""
+        return scope.step(
+            suffix,
+            scripts.write_volume_file(
+                front_config_volume(scope),
+                caddyfile.CONFIG_DIR,
+                path.removeprefix(caddyfile.CONFIG_DIR + "/"),
+                settings.front_image_ref,
+                0,
+                then=then,
+            ),
+            depends_on=[image, store.front_config, *after],
+            stdin=content,
+            secret=True,
+        )
+
+    tls_files: list[pulumi.Resource] = []
+    if settings.tls == "supplied":
+        tls_files = [
+            config_file("tls-cert", caddyfile.CERT_FILE, settings.tls_certificate or ""),
+            config_file("tls-key", caddyfile.KEY_FILE, pulumi.Output.secret(settings.tls_key or "")),
+        ]
+    # Written last and the only one that reloads: Caddy does not watch its files. A rotated
+    # certificate changes the Caddyfile too (it names the certificate's fingerprint), so the reload
+    # happens once, after both new files are in place.
+    return [
+        *tls_files,
+        config_file(
+            "caddyfile",
+            caddyfile.CADDYFILE,
+            config,
+            then=scripts.reload_front(front_name(settings), caddyfile.CADDYFILE),
+            after=tls_files,
+        ),
+    ]
+
+
+def _ports(scope: Scope) -> list[docker.ContainerPortArgs]:
+    settings = scope.settings
+    ports = [(caddyfile.INNER_HTTPS, settings.https_port)]
+    if settings.http_port:
+        ports.append((caddyfile.INNER_HTTP, settings.http_port))
+    return [
+        docker.ContainerPortArgs(internal=inner, external=outer, ip=settings.bind_address, protocol="tcp")
+        for inner, outer in ports
+    ]
+
+
+def declare_front(scope: Scope, store: Store, config: pulumi.Output[str], backend: docker.Container) -> Front:
+    image = scope.image("front-image", scope.settings.front_image_ref)
+    files = _config_files(scope, image, store, config)
+    container = scope.container(
+        "front",
+        name=front_name(scope.settings),
+        image=image.image_id,
+        ports=_ports(scope),
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=store.public.name),
+            docker.ContainerNetworksAdvancedArgs(name=store.internal.name),
+        ],
+        mounts=[
+            docker.ContainerMountArgs(
+                type="volume", source=store.front_config.name, target=caddyfile.CONFIG_DIR, read_only=True
+            ),
+            docker.ContainerMountArgs(type="volume", source=store.front_data.name, target=caddyfile.DATA_DIR),
+            docker.ContainerMountArgs(
+                type="volume",
+                source=store.packages.name,
+                target=f"{caddyfile.PACKAGES_ROOT}/packages",
+                read_only=True,
+                volume_options=NO_COPY,
+            ),
+            docker.ContainerMountArgs(
+                type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True, volume_options=NO_COPY
+            ),
+        ],
+        capabilities=FRONT_CAPABILITIES,
+        memory=128,
+        memory_swap=128,
+        depends_on=[*files, backend],
+    )
+    return Front(image, container)
+
+
+def declare_ca_output(scope: Scope, front: Front, health: pulumi.Resource) -> pulumi.Output[str]:
+    """The internal CA's certificate, which clients trust (`tls: internal`); empty otherwise."""
+    if scope.settings.tls != "internal":
+        return pulumi.Output.from_input("")
+    ca = scope.step(
+        "ca",
+        scripts.read_file_in(front_name(scope.settings), caddyfile.CA_CERT),
+        # A new front container may hold a new CA (for instance after its data volume was lost).
+        triggers=[front.container.id],
+        depends_on=[health],
+    )
+    return ca.stdout

@@ -1,0 +1,77 @@
+"""pypiserver: its image, its credentials and its container, on the internal network only.
+
+It takes uploads and the rare page the indexer has not written; the front server answers everything
+else. It checks passwords itself too (from the htpasswd file in the auth volume).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_docker as docker
+
+from . import scripts, server_args
+from .scope import Scope
+from .store import Store
+
+# The image has python3 but no curl.
+HEALTHCHECK = [
+    "CMD",
+    "python3",
+    "-c",
+    "import urllib.request; urllib.request.urlopen("
+    f"'http://127.0.0.1:{server_args.PORT}{server_args.HEALTH_PATH}', timeout=4)",
+]
+
+
+@dataclass(frozen=True)
+class Pypiserver:
+    image: docker.RemoteImage
+    """The pinned pypiserver image (the indexer and the volume writers run it too)."""
+    container: docker.Container
+
+
+def declare_pypiserver(
+    scope: Scope, image: docker.RemoteImage, store: Store, htpasswd: pulumi.Output[str] | None
+) -> Pypiserver:
+    settings = scope.settings
+    mounts = [docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR)]
+    credentials: list[pulumi.Resource] = []
+    if htpasswd is not None:
+        assert store.auth is not None, "an htpasswd file needs the auth volume"
+        credentials.append(
+            scope.step(
+                "htpasswd",
+                scripts.write_volume_file(
+                    settings.auth_volume,
+                    server_args.AUTH_DIR,
+                    server_args.HTPASSWD.rsplit("/", 1)[1],
+                    settings.image_ref,
+                    server_args.PYPISERVER_UID,
+                ),
+                depends_on=[image, store.auth],
+                stdin=htpasswd,
+                secret=True,
+            )
+        )
+        mounts.append(
+            docker.ContainerMountArgs(
+                type="volume", source=store.auth.name, target=server_args.AUTH_DIR, read_only=True
+            )
+        )
+    container = scope.container(
+        "container",
+        name=settings.container_name,
+        image=image.image_id,
+        command=server_args.run_args(settings),
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=store.internal.name, aliases=["pypiserver"])],
+        mounts=mounts,
+        healthcheck=docker.ContainerHealthcheckArgs(
+            tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
+        ),
+        memory=settings.memory_mb,
+        memory_swap=settings.memory_mb,
+        depends_on=credentials,
+    )
+    return Pypiserver(image, container)

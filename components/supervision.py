@@ -1,0 +1,44 @@
+"""Who keeps the containers running, and the gate that fails a deploy which does not answer healthy.
+
+On a remote host systemd supervises (one unit per container, see systemd_unit.py); on the local
+engine Docker's restart policy does. Either way the health gate runs last, through the front
+server's published port, as clients see it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_docker as docker
+
+from . import scripts
+from .scope import Scope
+from .systemd_unit import render_unit
+
+
+def declare_units(scope: Scope, containers: Mapping[str, tuple[docker.Container, str]]) -> pulumi.Resource:
+    """Install and start a unit per container (container name -> (container, role)); removed on destroy."""
+    units = {name: render_unit(name, role) for name, (_, role) in containers.items()}
+    return scope.step(
+        "unit",
+        scripts.install_units(units),
+        depends_on=[container for container, _ in containers.values()],
+        delete=scripts.remove_units(list(units)),
+    )
+
+
+def declare_health_gate(
+    scope: Scope, diagnose: list[str], containers: list[docker.Container], after: list[pulumi.Resource]
+) -> pulumi.Resource:
+    """`diagnose`: the containers whose state and logs a failure shows, in that order."""
+    settings = scope.settings
+    return scope.step(
+        "health",
+        scripts.health_gate(
+            settings.domain, settings.https_port, scope.target.address, diagnose, settings.health_timeout_seconds
+        ),
+        # A new container is checked again (a trigger replaces the step: create runs anew).
+        triggers=[c.id for c in containers],
+        depends_on=after,
+    )
