@@ -7,15 +7,14 @@ key, the value (never a secret's) and what is accepted.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 import json
 import re
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .host_keys import HostKeyError, check_host_key
 
 PROJECT = "pypi-index"
 
@@ -30,7 +29,6 @@ RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
 FRONT_TAG = re.compile(r"^\d+\.\d+\.\d+$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-HOST_KEY = re.compile(r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,3}$")
 HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
@@ -51,6 +49,10 @@ class ConfigError(ValueError):
     def __init__(self, key: str, shown: str, accepted: str):
         self.key = key
         super().__init__(f"config {PROJECT}:{key}: got {shown}; {accepted}")
+
+
+class EnvironmentConflict(ValueError):
+    """An environment variable that would make the deployment reach a different engine than configured."""
 
 
 @dataclass(frozen=True)
@@ -216,19 +218,6 @@ def _host(key: str, raw: str | None) -> str:
     return raw
 
 
-def _is_public_key(text: str) -> bool:
-    """`TYPE BASE64` whose blob really is an SSH key of that TYPE (catches placeholders and typos)."""
-    if not HOST_KEY.match(text):
-        return False
-    key_type, blob_text = text.split(" ")
-    try:
-        blob = base64.b64decode(blob_text, validate=True)
-        (length,) = struct.unpack(">I", blob[:4])
-    except (binascii.Error, struct.error):
-        return False
-    return blob[4 : 4 + length] == key_type.encode() and len(blob) > 4 + length + 16
-
-
 def _parse_ssh(values: Mapping[str, Any], production: bool) -> SshSettings:
     host = _host("sshHost", _str(values, "sshHost"))
     user = _str(values, "sshUser", "deploy")
@@ -236,14 +225,13 @@ def _parse_ssh(values: Mapping[str, Any], production: bool) -> SshSettings:
         raise ConfigError("sshUser", _show(user), "expected a login name such as deploy")
     host_key = _str(values, "sshHostKey")
     if host_key:
-        host_key = " ".join(host_key.split()[:2])  # a trailing comment is not part of the key
-        if not _is_public_key(host_key):
+        try:
+            host_key = check_host_key(host_key)  # a trailing comment is not part of the key
+        except HostKeyError as error:
+            shown = host_key[:40] + ("..." if len(host_key) > 40 else "")
             raise ConfigError(
-                "sshHostKey",
-                _show(host_key[:40] + ("..." if len(host_key) > 40 else "")),
-                "expected a public host key such as 'ssh-ed25519 AAAA...' "
-                "(the text of /etc/ssh/ssh_host_ed25519_key.pub on the host)",
-            )
+                "sshHostKey", _show(shown), f"this is not a host key that can be pinned: {error}"
+            ) from None
     skip = _bool(values, "insecureSkipHostKeyCheck", False)
     if not host_key and not skip:
         raise ConfigError(
@@ -415,8 +403,30 @@ def _parse_domain(values: Mapping[str, Any], default: str) -> str:
     return raw.lower()
 
 
-def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = frozenset()) -> Settings:
-    """Validate raw config values (key -> value, without the project prefix) into Settings."""
+def _check_environment(environment: Mapping[str, str]) -> None:
+    """The Docker provider reads DOCKER_CONTEXT from its environment, and a context beats its `host`
+    (kreuzwerker/terraform-provider-docker, internal/provider/provider.go, `configure`): containers
+    would go to the context's engine while every shell step goes to sshHost (or DOCKER_HOST)."""
+    context = environment.get("DOCKER_CONTEXT", "")
+    if context:
+        raise EnvironmentConflict(
+            f"environment variable DOCKER_CONTEXT={context!r} would send the Docker resources to that "
+            "context's engine instead of the one this stack configures, while its shell steps go elsewhere: "
+            "unset DOCKER_CONTEXT (for the local target, set dockerHost to the engine you want)"
+        )
+
+
+def parse(
+    values: Mapping[str, Any],
+    stack: str,
+    secret_keys: frozenset[str] = frozenset(),
+    environment: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate raw config values (key -> value, without the project prefix) into Settings.
+
+    `environment` is the process environment the providers will inherit (only what changes where
+    they connect is read)."""
+    _check_environment(environment or {})
     production = stack == PRODUCTION_STACK
     target = _choice(values, "target", "local", TARGETS)
     if production and target != "ssh":
@@ -515,6 +525,8 @@ def parse(values: Mapping[str, Any], stack: str, secret_keys: frozenset[str] = f
 
 def load() -> Settings:
     """Read this stack's config through Pulumi and validate it."""
+    import os
+
     import pulumi
     from pulumi.runtime.config import get_config, is_config_secret
 
@@ -528,7 +540,8 @@ def load() -> Settings:
         values[key] = _decode(raw)
         if is_config_secret(prefix + key):
             secret_keys.add(key)
-    return parse(values, pulumi.get_stack(), frozenset(secret_keys))
+    # The providers run with the CLI's environment, which is this program's too.
+    return parse(values, pulumi.get_stack(), frozenset(secret_keys), os.environ)
 
 
 def _decode(raw: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import re
+import struct
 
 import pytest
 import yaml
@@ -12,6 +14,22 @@ from components.settings import ConfigError, parse
 from recorded import ROOT
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
+# Real public host keys (ssh-keygen), one per accepted type, and an RSA one that cannot work.
+ECDSA_256 = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBAbm21ODfhmpMEwUqJrVYyybkkthUuDsLvH3pHl2mP433xT64stUe7SkPtkwxfaNPUM+Z7qVRP3heinqe7SX15E="
+ECDSA_384 = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBDuxlpJixPd1gjq/BhR7V/ZOBrTpVcR/zE2C6Kd/B+7H5A3Ix53DwSiH+UZp6z6ulZnI4PAa+cfLXdtVeoZxHOw4znKQ72YB45L0jtqiLJcDJyjzTrrR4bvblzF0aX2Yzw=="
+ECDSA_521 = "ecdsa-sha2-nistp521 AAAAE2VjZHNhLXNoYTItbmlzdHA1MjEAAAAIbmlzdHA1MjEAAACFBAGeYcDAtg5DwjbNZF3dL8okWNnuTk3JHOLueQjgG8Oi6ySZWAQKfY8w6RFXcU0OkQojuKgAWKH019NTTYkS3J9kNABd9/8wERAuBe0MMcMfsTmvF+NEdD2DsbqcyhDkHvW7xCm/Xe7pfao8iDVuahweKn0tB5XWD3wpaDoAfDN6CGw11A=="
+RSA = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQCsdTfZvzHPz0x7d/hqorXIqvgDhPUhYXvnvWDIh1wH4XPvwbqnN502a8B8o9vyGlLHwSz9UE2Hy50QJn0dcEm2idv6CopcrPmp+J0hF5sM2Y97mojCUCIwg+rFK5G48FE0wIgqzauIRjssYbEmsM54XEF+NfosAHhuB7mnVHQPR07vYFKkZBq7/8DyjuZf0MdRxRquVgRVKZuxg1iXz0LL4fs7+2BO45/OH7i8kVrro+lHEvAJnzoI4dp3kMMfs5I3WDotGNRMD+qbkPxbkHl8VkzIstd7SoRjtlIcur4XoAo4RIqcJiXX3+/gKHHrm+kmEHTvVCtVACddNePri2q9"
+
+
+def ssh_key(key_type: str, *parts: bytes) -> str:
+    """A public key line built from wire-format strings: for keys that are well-formed but wrong."""
+    blob = b"".join(struct.pack(">I", len(p)) + p for p in (key_type.encode(), *parts))
+    return f"{key_type} {base64.b64encode(blob).decode()}"
+
+
+POINT_OFF_CURVE = ssh_key("ecdsa-sha2-nistp256", b"nistp256", bytes([4, *range(64)]))
+ED25519_SHORT = ssh_key("ssh-ed25519", b"\x01" * 31)
+ED25519_CUT = "ssh-ed25519 " + base64.b64encode(base64.b64decode(HOST_KEY.split()[1])[:-5]).decode()
 PASSWORD = "correct horse battery staple"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -38,8 +56,28 @@ BAD = [
     ("staging", remote(sshPort="twenty-two"), "sshPort", "whole number"),
     ("staging", remote(sshUser="root user"), "sshUser", "login name"),
     ("staging", remote(sshHostKey=None), "sshHostKey", "pin the host's key"),
-    ("staging", remote(sshHostKey="ssh-ed25519 AAAAnotakey"), "sshHostKey", "public host key"),
-    ("staging", remote(sshHostKey="ssh-rsa " + HOST_KEY.split()[1]), "sshHostKey", "public host key"),
+    ("staging", remote(sshHostKey="ssh-ed25519 AAAAnotakey"), "sshHostKey", "not base64; pin the host's ed25519"),
+    ("staging", remote(sshHostKey="ssh-ed25519"), "sshHostKey", "expected a public key line"),
+    ("staging", remote(sshHostKey="ssh-rsa " + HOST_KEY.split()[1]), "sshHostKey", "RSA host keys cannot be pinned"),
+    ("staging", remote(sshHostKey=RSA), "sshHostKey", "only the SHA-1 ssh-rsa signature"),
+    ("staging", remote(sshHostKey="ssh-dss AAAAB3NzaC1kc3M="), "sshHostKey", "key type 'ssh-dss' is not one of"),
+    (
+        "staging",
+        remote(sshHostKey="ecdsa-sha2-nistp256 " + HOST_KEY.split()[1]),
+        "sshHostKey",
+        "not an ecdsa-sha2-nistp256 key",
+    ),
+    ("staging", remote(sshHostKey="ssh-ed25519 " + ECDSA_256.split()[1]), "sshHostKey", "not an ssh-ed25519 key"),
+    (
+        "staging",
+        remote(sshHostKey="ecdsa-sha2-nistp384 " + ECDSA_256.split()[1]),
+        "sshHostKey",
+        "not an ecdsa-sha2-nistp384 key",
+    ),
+    ("staging", remote(sshHostKey="ssh-ed25519 AAAA!!!!"), "sshHostKey", "not base64"),
+    ("staging", remote(sshHostKey=POINT_OFF_CURVE), "sshHostKey", "not on the curve nistp256"),
+    ("staging", remote(sshHostKey=ED25519_SHORT), "sshHostKey", "expected one 32-byte public key"),
+    ("staging", remote(sshHostKey=ED25519_CUT), "sshHostKey", "cut short"),
     ("staging", remote(insecureSkipHostKeyCheck=True), "insecureSkipHostKeyCheck", "either sshHostKey or"),
     ("staging", remote(insecureSkipHostKeyCheck="maybe"), "insecureSkipHostKeyCheck", "true or false"),
     (
@@ -137,6 +175,20 @@ def test_valid_remote_settings():
     assert result.public_url == "https://pypi.internal.example"
     assert result.tls == "internal" and result.domain == "pypi.internal.example" and result.https_port == 443
     assert result.bcrypt_rounds == 10 and not result.allow_overwrite and result.fallback_url is None
+
+
+@pytest.mark.parametrize("key", [HOST_KEY, ECDSA_256, ECDSA_384, ECDSA_521])
+def test_every_key_type_pulumi_command_can_verify_is_accepted(key):
+    result = parse(remote(sshHostKey=key + " root@host"), "staging", frozenset({"users"}))
+    assert result.ssh is not None and result.ssh.host_key == key
+
+
+@pytest.mark.parametrize("environment", [{"DOCKER_CONTEXT": "remote-box"}, {"DOCKER_CONTEXT": "default"}])
+@pytest.mark.parametrize("values", [remote(), {"target": "local", "authenticate": [], "protectPackages": "false"}])
+def test_docker_context_in_the_environment_is_refused(values, environment):
+    with pytest.raises(settings.EnvironmentConflict, match=r"DOCKER_CONTEXT=.* unset DOCKER_CONTEXT"):
+        parse(values, "staging", frozenset({"users"}), environment)
+    assert parse(values, "staging", frozenset({"users"}), {"DOCKER_CONTEXT": "", "DOCKER_HOST": "unix:///x"})
 
 
 def test_host_key_comment_is_dropped_and_digest_pins():
