@@ -13,13 +13,16 @@ import pulumi
 import pulumi_docker as docker
 
 from . import caddyfile, scripts
-from .indexer import INDEX_DIR, NO_COPY
+from .indexer import INDEX_DIR, STORE_DIR
 from .scope import Scope
 from .settings import Settings
 from .store import Store, front_config_volume
 
 # The front server binds 80/443 inside its container; nothing else needs a capability.
-FRONT_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["NET_BIND_SERVICE"])
+# Spelled as Docker stores them: the provider's Go client sends CAP_NET_BIND_SERVICE whatever it is
+# given (moby client/container_create.go, normalizeCap) and reads that back; capabilities force a new
+# container, so the short name would replace it on every `pulumi up`.
+FRONT_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CAP_NET_BIND_SERVICE"])
 
 
 def front_name(settings: Settings) -> str:
@@ -93,6 +96,7 @@ def declare_front(scope: Scope, store: Store, config: pulumi.Output[str], backen
     files = _config_files(scope, image, store, config)
     container = scope.container(
         "front",
+        128,
         name=front_name(scope.settings),
         image=image.image_id,
         ports=_ports(scope),
@@ -105,23 +109,19 @@ def declare_front(scope: Scope, store: Store, config: pulumi.Output[str], backen
                 type="volume", source=store.front_config.name, target=caddyfile.CONFIG_DIR, read_only=True
             ),
             docker.ContainerMountArgs(type="volume", source=store.front_data.name, target=caddyfile.DATA_DIR),
-            docker.ContainerMountArgs(
-                type="volume",
-                source=store.packages.name,
-                target=f"{caddyfile.PACKAGES_ROOT}/packages",
-                read_only=True,
-                volume_options=NO_COPY,
-            ),
-            docker.ContainerMountArgs(
-                type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True, volume_options=NO_COPY
-            ),
+            docker.ContainerMountArgs(type="volume", source=store.packages.name, target=STORE_DIR, read_only=True),
+            docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True),
         ],
         capabilities=FRONT_CAPABILITIES,
-        memory=128,
-        memory_swap=128,
         depends_on=[*files, backend],
     )
     return Front(image, container)
+
+
+def pem_text(stdout: str) -> str:
+    """The certificate as a PEM file ends: pulumi-command trims one trailing newline from a command's
+    stdout (provider/pkg/provider/remote/commandOutputs.go, `strings.TrimSuffix`); put it back."""
+    return stdout if not stdout or stdout.endswith("\n") else stdout + "\n"
 
 
 def declare_ca_output(scope: Scope, front: Front, health: pulumi.Resource) -> pulumi.Output[str]:
@@ -135,4 +135,4 @@ def declare_ca_output(scope: Scope, front: Front, health: pulumi.Resource) -> pu
         triggers=[front.container.id],
         depends_on=[health],
     )
-    return ca.stdout
+    return ca.stdout.apply(pem_text)

@@ -10,16 +10,21 @@ import inspect
 
 import pulumi_docker as docker
 
-from . import server_args, static_index
+from . import static_index
 from .scope import Scope
 from .settings import Settings
 from .store import Store
 
+# Where the indexer and the front server mount the package and pages volumes: paths that exist in
+# neither image. While a volume is empty, Docker copies the image's content at the mount point,
+# ownership included, into it when a container is created (moby daemon/create_unix.go,
+# populateVolume / container CopyImagePathContent; not when the path is missing from the image):
+# mounted where the image has a root-owned directory, it would take the package volume back from
+# uid 9898 after pypiserver's entrypoint gave it to pypiserver. Docker's no_copy option would say the
+# same, but the provider refuses any volume_options below API 1.45 (Debian 12's and Ubuntu's
+# engines), whether or not a subpath is set (resource_docker_container_funcs.go, Create).
+STORE_DIR = "/srv/packages"
 INDEX_DIR = "/srv/index"
-# While a volume is empty, Docker copies the image's mount point (ownership included) into it for
-# every container that mounts it: the front server's and indexer's images would hand the package
-# volume back to root after pypiserver's entrypoint gave it to uid 9898. Only pypiserver copies.
-NO_COPY = docker.ContainerMountVolumeOptionsArgs(no_copy=True)
 NO_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"])
 
 
@@ -30,22 +35,15 @@ def indexer_name(settings: Settings) -> str:
 def declare_indexer(scope: Scope, image: docker.RemoteImage, store: Store) -> docker.Container:
     return scope.container(
         "indexer",
+        128,
         name=indexer_name(scope.settings),
         image=image.image_id,
-        entrypoints=["python3", "-c", inspect.getsource(static_index), server_args.PACKAGES_DIR, INDEX_DIR],
+        entrypoints=["python3", "-c", inspect.getsource(static_index), STORE_DIR, INDEX_DIR],
         user="0:0",  # writes into the root-owned pages volume; holds no capability at all
         capabilities=NO_CAPABILITIES,
         network_mode="none",
         mounts=[
-            docker.ContainerMountArgs(
-                type="volume",
-                source=store.packages.name,
-                target=server_args.PACKAGES_DIR,
-                read_only=True,
-                volume_options=NO_COPY,
-            ),
-            docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR, volume_options=NO_COPY),
+            docker.ContainerMountArgs(type="volume", source=store.packages.name, target=STORE_DIR, read_only=True),
+            docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR),
         ],
-        memory=128,
-        memory_swap=128,
     )

@@ -62,6 +62,7 @@ def declare_pypiserver(
         )
     container = scope.container(
         "container",
+        settings.memory_mb,
         name=settings.container_name,
         image=image.image_id,
         command=server_args.run_args(settings),
@@ -70,8 +71,6 @@ def declare_pypiserver(
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
         ),
-        memory=settings.memory_mb,
-        memory_swap=settings.memory_mb,
         depends_on=credentials,
     )
     return Pypiserver(image, container)

@@ -19,8 +19,6 @@ from pulumi_command import local, remote
 from .host import Target
 from .settings import Settings
 
-LOG_OPTS = {"max-size": "10m", "max-file": "5"}
-
 
 @dataclass(frozen=True)
 class Scope:
@@ -64,22 +62,43 @@ class Scope:
         )
 
     def container(
-        self, suffix: str, depends_on: Sequence[pulumi.Resource] | None = None, **kwargs: Any
+        self, suffix: str, memory_mb: int, depends_on: Sequence[pulumi.Resource] | None = None, **kwargs: Any
     ) -> docker.Container:
-        """What every container shares: one supervisor, log rotation, no privilege escalation."""
+        """What every container shares: one supervisor, bounded logs, a memory limit, no privilege escalation.
+
+        Each value is one the provider reads back unchanged from every engine, so a second `pulumi up`
+        changes nothing (the provider stores what Docker reports after create, and diffs against it):
+        - logs: the `local` driver, which rotates by itself (5 files of 20 MB, compressed), and no
+          log_opts. When log_opts are set, the provider stores the daemon's merged map, which gains
+          the daemon.json defaults, and log_opts force a new container: every `up` would replace it
+          (terraform-provider-docker resource_docker_container_funcs.go, containerLogOptsForState).
+          Unset, the stored value is nil whatever the daemon adds.
+        - memory_swap -1 (no separate swap limit): where the kernel has no swap accounting Docker
+          stores -1 whatever was asked (moby daemon_unix.go, verifyPlatformContainerResources), so
+          any other value would show a change on every `up` of such a host.
+        """
         return docker.Container(
             self.child_name(suffix),
             # One supervisor: under systemd, Docker must not restart the container behind its back.
             restart="no" if self.systemd else "unless-stopped",
-            log_driver="json-file",
-            log_opts=LOG_OPTS,
+            log_driver="local",
+            memory=memory_mb,
+            memory_swap=-1,
             security_opts=["no-new-privileges:true"],
             # Anonymous volumes go with their container (the Caddy image declares VOLUME /config,
             # which would otherwise pile up, one per replacement); named ones, the packages
             # included, never do: Docker only removes volumes that have no name.
             remove_volumes=True,
             destroy_grace_seconds=20,
-            opts=self.opts(depends_on=list(depends_on or [])),
+            opts=self.opts(
+                depends_on=list(depends_on or []),
+                # The provider neither recreates a container for a new healthcheck nor updates it in
+                # place (resourceDockerContainerUpdate never reads it): only a replacement applies it.
+                # Replacements that replaceOnChanges asks for are create-first unless told otherwise,
+                # and two containers cannot share a name.
+                replace_on_changes=["healthcheck"],
+                delete_before_replace=True,
+            ),
             **kwargs,
         )
 

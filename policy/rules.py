@@ -508,23 +508,23 @@ def container_memory_limit(
     options: Options = NO_OPTIONS,
     config: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """A memory limit (MB), and swap not unlimited."""
+    """A memory limit (MB).
+
+    Swap is not policed: Docker can bound it only where the kernel accounts for swap, and elsewhere
+    stores -1 whatever it was asked (moby daemon/daemon_unix.go, verifyPlatformContainerResources),
+    so the program declares -1 to read back the same on every host; the memory limit itself holds.
+    """
     if resource_type != CONTAINER:
         return []
     label = _label(resource_type, name)
     memory = props.get("memory")
     if memory is UNKNOWN:
         return []
-    problems = []
     if (_number(memory) or 0) <= 0:
-        problems.append(
+        return [
             f"{label} has no memory limit: one runaway request can exhaust the host; pulumi config set memoryMb 256"
-        )
-    if _number(props.get("memorySwap")) == -1:
-        problems.append(
-            f"{label} may swap without limit (memorySwap -1), which defeats the memory limit: set memory_swap equal to memory"
-        )
-    return problems
+        ]
+    return []
 
 
 # --- the policies ---------------------------------------------------------------------------------------
@@ -608,7 +608,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "container-memory-limit",
-        "Every container has a memory limit, and swap does not lift it.",
+        "Every container has a memory limit.",
         container_memory_limit,
     ),
 )

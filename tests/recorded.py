@@ -64,6 +64,11 @@ class Registration:
     retain_on_delete: bool
     additional_secret_outputs: list[str]
     id: str = ""
+    replace_on_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool | None = None
+    """The resource option, when the program set it (None: the provider decides)."""
+    ignore_changes: list[str] = field(default_factory=list)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def plain(self) -> dict[str, Any]:
@@ -142,6 +147,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     retain_on_delete=bool(request.retainOnDelete),
                     additional_secret_outputs=list(request.additionalSecretOutputs),
                     id=response.id,
+                    replace_on_changes=list(request.replaceOnChanges),
+                    delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+                    ignore_changes=list(request.ignoreChanges),
+                    property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
                 )
             )
         return response

@@ -144,9 +144,9 @@ def test_backend_container_inputs(staging):
         "sha256:"
     )
     assert container["restart"] == "no", "systemd supervises: Docker must not restart it too"
-    assert container["memory"] == 256 and container["memorySwap"] == 256
+    assert container["memory"] == 256 and container["memorySwap"] == -1, "-1 reads back the same on every kernel"
     assert container["securityOpts"] == ["no-new-privileges:true"]
-    assert container["logDriver"] == "json-file" and container["logOpts"] == {"max-size": "10m", "max-file": "5"}
+    assert container["logDriver"] == "local" and "logOpts" not in container, "log_opts would read back merged"
     assert "ports" not in container, "pypiserver is reachable through the front server only"
     assert container["networksAdvanced"] == [{"name": "pypiserver-internal", "aliases": ["pypiserver"]}]
     assert staging.named("pypi-internal").plain == {"name": "pypiserver-internal", "internal": True}
@@ -173,11 +173,10 @@ def test_front_container_inputs(staging):
         {"internal": 80, "external": 80, "ip": "0.0.0.0", "protocol": "tcp"},
     ]
     assert [n["name"] for n in front["networksAdvanced"]] == ["pypiserver-public", "pypiserver-internal"]
-    assert front["capabilities"] == {"drops": ["ALL"], "adds": ["NET_BIND_SERVICE"]}
+    assert front["capabilities"] == {"drops": ["ALL"], "adds": ["CAP_NET_BIND_SERVICE"]}, "as Docker stores them"
     assert front["securityOpts"] == ["no-new-privileges:true"] and front["memory"] == 128
     mounts = {m["target"]: m for m in front["mounts"]}
     assert mounts["/srv/packages"]["source"] == "pypiserver-packages" and mounts["/srv/packages"]["readOnly"] is True
-    assert mounts["/srv/packages"]["volumeOptions"] == {"noCopy": True}, "must not reset the volume's owner"
     assert mounts["/etc/caddy"]["readOnly"] is True and mounts["/srv/index"]["readOnly"] is True
     assert mounts["/data"]["source"] == "pypiserver-front-data" and not mounts["/data"].get("readOnly")
     assert front["image"].startswith("sha256:")
@@ -189,14 +188,12 @@ def test_indexer_container_inputs(staging):
     assert indexer["networkMode"] == "none", "the indexer needs no network at all"
     assert indexer["capabilities"] == {"drops": ["ALL"]} and indexer["user"] == "0:0"
     assert indexer["entrypoints"][:2] == ["python3", "-c"] and indexer["entrypoints"][3:] == [
-        "/data/packages",
+        "/srv/packages",
         "/srv/index",
     ]
     assert "class Indexer" in indexer["entrypoints"][2]
     mounts = {m["target"]: m for m in indexer["mounts"]}
-    assert mounts["/data/packages"]["readOnly"] is True and mounts["/data/packages"]["volumeOptions"] == {
-        "noCopy": True
-    }
+    assert mounts["/srv/packages"]["readOnly"] is True and mounts["/srv/packages"]["source"] == "pypiserver-packages"
 
 
 def test_image_is_pinned_and_kept(staging):
@@ -347,3 +344,37 @@ def test_a_rotated_certificate_reloads_the_front_server_once_both_files_are_writ
     again = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **rotated}, ("users", "tlsKey"))
     first, second = (reveal(x.named("pypi-caddyfile").inputs["stdin"]) for x in (d, again))
     assert first != second, "a new certificate changes the Caddyfile, so its step runs again and reloads"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "production"])
+def test_no_mount_has_volume_options(stack):
+    """The provider refuses any volume_options block below Docker API 1.45 (Debian 12, Ubuntu's
+    engines), subpath or not; mount points absent from the images keep the volume's owner instead."""
+    for container in deploy(stack).of_type(CONTAINER):
+        for mount in container.plain.get("mounts", []):
+            assert "volumeOptions" not in mount, f"{container.name}: {mount}"
+            if mount["source"] == "pypiserver-packages" and container.name != "pypi-container":
+                assert mount["target"] == "/srv/packages" and mount["readOnly"] is True, container.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "production"])
+def test_every_container_reads_back_as_declared(stack):
+    """Inputs the provider would store differently after create make every `up` change something."""
+    for container in deploy(stack).of_type(CONTAINER):
+        inputs = container.plain
+        assert "logOpts" not in inputs and inputs["logDriver"] == "local", container.name
+        assert inputs["memorySwap"] == -1, container.name
+        for cap in inputs.get("capabilities", {}).get("adds", []):
+            assert cap.startswith("CAP_"), f"{container.name}: {cap} reads back as CAP_{cap}"
+        health = inputs.get("healthcheck")
+        if health:
+            for key in ("interval", "timeout", "startPeriod"):
+                assert health[key].endswith("s") and health[key][:-1].isdigit() and int(health[key][:-1]) < 60, (
+                    f"{container.name}: {key} {health[key]} must be spelled as Go's Duration.String() prints it"
+                )
+
+
+def test_a_new_healthcheck_replaces_the_container_deleting_first(staging):
+    for container in staging.of_type(CONTAINER):
+        assert container.replace_on_changes == ["healthcheck"], container.name
+        assert container.delete_before_replace is True, f"{container.name}: two containers cannot share a name"

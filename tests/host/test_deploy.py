@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from components.front import pem_text
 from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
 from recorded import Deployment, run_program, stack_config
 
-from .applier import Applier, ApplyError
+from .applier import Applier, ApplyError, changes_only
 from .commands import figure, wait_until
 from .machine import TestHost, free_port
 
@@ -37,8 +38,11 @@ class Site:
         self.config.update(changes)
         deployment = run_program("production", self.config, secret_keys=("users",))
         self.applier.up(deployment)
-        # What a user does with the caCertificate output: save it and trust it.
-        self.ca.write_text(self.applier.outputs("pypi-ca")["stdout"])
+        # What a user does with the caCertificate output: save it and trust it. The program makes the
+        # output from the step's stdout, which pulumi-command hands over without its final newline.
+        stdout = self.applier.outputs("pypi-ca")["stdout"]
+        assert stdout.endswith("-----END CERTIFICATE-----"), "pulumi-command trims one trailing newline"
+        self.ca.write_text(pem_text(stdout))
         return deployment
 
     @property
@@ -140,7 +144,9 @@ def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     before = host_state(site.host)
     assert before == {"containers": [], "volumes": [], "units": []}, before
     deployment = run_program("production", {**site.config, "sshPort": str(free_port())}, secret_keys=("users",))
-    with pytest.raises(ApplyError, match=r"docker-bootstrap \(create\) exited 255[\s\S]*Connection refused"):
+    with pytest.raises(
+        ApplyError, match=r"docker-bootstrap \(create\)[\s\S]*after 3 failed attempts[\s\S]*Connection refused"
+    ):
         Applier(site.host.private_key_path).up(deployment)
     assert host_state(site.host) == before
 
@@ -179,6 +185,8 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
 def test_1_second_apply_changes_nothing(site):
     before = dict(site.applier.state)
     container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    planned = site.applier.plan(run_program("production", site.config, secret_keys=("users",)))
+    assert changes_only(planned) == [], "against the state the providers stored, nothing differs"
     site.deploy()
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container
     assert {k: v.inputs for k, v in site.applier.state.items()} == {k: v.inputs for k, v in before.items()}
