@@ -1,7 +1,7 @@
 # The verbs people reach for. Stacks: dev (this machine), staging, production (see README).
 # preview/up run the policy pack in policy/ like CI does, with policy/$(STACK).json when it exists.
 .DEFAULT_GOAL := help
-.PHONY: help test lint preview up
+.PHONY: help test lint preview up destroy
 POLICY = $(if $(wildcard policy/PulumiPolicy.yaml),--policy-pack policy $(if $(wildcard policy/$(STACK).json),--policy-pack-config policy/$(STACK).json))
 NEED_STACK = $(if $(STACK),,$(error STACK is required, e.g. make $@ STACK=staging))
 
@@ -15,3 +15,5 @@ preview: ## pulumi preview STACK=dev|staging|production
 	$(NEED_STACK)pulumi preview --stack $(STACK) $(POLICY)
 up: ## pulumi up STACK=dev|staging|production (asks before it changes anything)
 	$(NEED_STACK)pulumi up --stack $(STACK) $(POLICY)
+destroy: ## pulumi destroy STACK=... keeping what is protected (the packages and the CA); previews first
+	$(NEED_STACK)pulumi destroy --stack $(STACK) --exclude-protected

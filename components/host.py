@@ -1,7 +1,8 @@
 """Where the index runs: the Docker provider and the way shell steps reach the machine.
 
 Built once by `__main__` and handed to the components. Two targets:
-- `ssh`: a remote host. A bootstrap step installs Docker if needed, then the Docker provider talks to
+- `ssh`: a remote host. A guard step checks it is the host this stack deployed to (or claims a fresh
+  one), a bootstrap step installs a supported Docker if needed, then the Docker provider talks to
   it as `ssh://user@host:port`. Both SSH paths verify the host's key: pulumi-command with `host_key`,
   the Docker provider (which runs the local OpenSSH client) with options that accept only the pinned
   key. systemd supervises the container.
@@ -127,11 +128,23 @@ def connect(settings: Settings) -> Target:
         dial_error_limit=3,
         per_dial_timeout=15,
     )
+    stack = f"{pulumi.get_project()}/{settings.stack}"
+    # First of all: this must be the host the stack's state describes (see scripts.host_guard_update).
+    # Its `update` runs, on the new connection, whenever the connection changes.
+    guard = remote.Command(
+        "host-guard",
+        connection=connection,
+        create=scripts.as_command(scripts.host_guard_create(stack)),
+        update=scripts.as_command(scripts.host_guard_update(stack)),
+        delete=scripts.as_command(scripts.host_guard_delete()),
+        add_previous_output_in_env=False,
+    )
     bootstrap = remote.Command(
         "docker-bootstrap",
         connection=connection,
         create=scripts.as_command(scripts.docker_bootstrap()),
         add_previous_output_in_env=False,
+        opts=pulumi.ResourceOptions(depends_on=[guard]),
     )
     provider = docker.Provider(
         "docker-remote",

@@ -18,25 +18,65 @@ def as_command(script: str) -> str:
     return f"sh -c {shlex.quote(script)}"
 
 
-def docker_bootstrap() -> str:
-    """Make sure a fresh Ubuntu/Debian host runs a Docker engine the SSH user may use.
+# The oldest engine the deployment supports: Docker 20.10 (API 1.41), what Debian 12 ships. Ubuntu
+# 22.04 and 24.04 ship newer ones; the program asks nothing of the engine that 20.10 lacks.
+MIN_ENGINE = (20, 10)
+MIN_API = "1.41"
+ENGINE_REPORT = "ENGINE docker"
 
-    Idempotent: installs only what is missing. The group change matters for the Docker provider,
-    whose `docker system dial-stdio` runs as the SSH user in a new session after this one.
+
+def docker_bootstrap() -> str:
+    """Make sure a fresh Ubuntu/Debian host runs a supported Docker engine the SSH user may use.
+
+    Idempotent: installs only what is missing, from the distribution's own registry. An engine older
+    than MIN_ENGINE, installed or about to be, is refused before anything else on the host changes.
+    The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
+    matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
+    session after this one; that command is the docker client, which Debian 13 ships in its own
+    package (docker-cli, only recommended by docker.io).
     """
-    return """\
-set -eu
-missing=""
-command -v docker >/dev/null 2>&1 || missing="$missing docker.io"
-command -v curl >/dev/null 2>&1 || missing="$missing curl"
-if [ -n "$missing" ]; then
-  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    major, minor = MIN_ENGINE
+    return rf"""set -eu
+apt() {{ sudo -n env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }}
+supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
+  numbers=$(printf '%s\n' "$1" | sed -E 's/^[0-9]+://; s/^([0-9]+)\.([0-9]+).*/\1 \2/')
+  major=${{numbers% *}}
+  minor=${{numbers#* }}
+  [ "$major" -gt {major} ] || {{ [ "$major" -eq {major} ] && [ "$minor" -ge {minor} ]; }}
+}}
+refuse() {{
+  echo "$(hostname) has Docker $1; pypi-index needs Docker {major}.{minor} (API {MIN_API}) or newer:" \
+    "upgrade the engine (Debian 12 and Ubuntu 22.04 or newer ship one) and deploy again" >&2
+  exit 1
+}}
+if command -v dockerd >/dev/null 2>&1; then
+  installed=$(dockerd --version | sed -E 's/^Docker version ([^ ,]+).*/\1/')
+  supported "$installed" || refuse "$installed"
+fi
+packages=""
+command -v dockerd >/dev/null 2>&1 || packages="$packages docker.io"
+command -v docker >/dev/null 2>&1 || packages="$packages docker-cli"
+command -v curl >/dev/null 2>&1 || packages="$packages curl"
+if [ -n "$packages" ]; then
+  apt update -q
+  if ! command -v dockerd >/dev/null 2>&1; then
+    candidate=$(apt-cache policy docker.io | sed -n 's/^ *Candidate: *//p')
+    if [ -z "$candidate" ] || [ "$candidate" = "(none)" ]; then
+      echo "$(hostname): the distribution offers no docker.io package; install Docker {major}.{minor} or newer" >&2
+      exit 1
+    fi
+    supported "$candidate" || refuse "$candidate"
+  fi
+  # docker-cli exists where the client is packaged apart (Debian 13); elsewhere docker.io has it.
+  if ! apt-cache show docker-cli >/dev/null 2>&1; then
+    packages=$(printf '%s' "$packages" | sed 's/docker-cli/docker.io/')
+  fi
   # shellcheck disable=SC2086 # one word per package
-  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+  apt install -y -q $packages
 fi
 sudo -n systemctl enable --now docker.service
 me=$(id -un)
-if [ "$me" != root ] && ! id -nG "$me" | tr ' ' '\\n' | grep -qx docker; then
+if [ "$me" != root ] && ! id -nG "$me" | tr ' ' '\n' | grep -qx docker; then
   sudo -n usermod -aG docker "$me"
 fi
 tries=0
@@ -49,8 +89,62 @@ until sudo -n docker info >/dev/null 2>&1; do
   fi
   sleep 1
 done
-echo "docker $(sudo -n docker version --format '{{.Server.Version}}') ready on $(hostname)"
+version=$(sudo -n docker version --format '{{{{.Server.Version}}}}')
+supported "$version" || refuse "$version"
+echo "docker ready on $(hostname)"
+echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
 """
+
+
+STACK_MARKER = "/var/lib/pypi-index/stack"
+
+
+def host_guard_create(stack: str) -> str:
+    """Claim the host for this stack, or refuse one that another stack's index already runs on.
+
+    Two stacks on one host would fight over the same container, volume and unit names.
+    """
+    marker, claimed = shlex.quote(STACK_MARKER), shlex.quote(stack)
+    return rf"""set -eu
+owner=$(sudo -n cat {marker} 2>/dev/null || true)
+if [ -n "$owner" ] && [ "$owner" != {claimed} ]; then
+  echo "$(hostname) already runs the index of stack $owner ({STACK_MARKER}): refusing to deploy stack" \
+    {claimed} "onto it (two stacks on one host share container, volume and unit names)" >&2
+  exit 1
+fi
+if [ -z "$owner" ]; then
+  sudo -n install -d -m 0755 "$(dirname {marker})"
+  printf '%s\n' {claimed} | sudo -n tee {marker} >/dev/null
+fi
+echo {claimed} "on $(hostname)"
+"""
+
+
+def host_guard_update(stack: str) -> str:
+    """Run when the connection changes (another address, port, user or key): allowed only if it still
+    reaches the host this stack deployed to.
+
+    The Docker provider changes its host in place and keeps every resource in state (pulumi-docker
+    declares no ForcesProviderReplace; the engine's Registry.Update keeps the provider's ID), so a
+    new sshHost would leave the state describing containers and volumes on the old host while
+    the commands ran on the new one. A renamed or re-keyed host carries the marker and passes.
+    """
+    marker, claimed = shlex.quote(STACK_MARKER), shlex.quote(stack)
+    return rf"""set -eu
+owner=$(sudo -n cat {marker} 2>/dev/null || true)
+if [ "$owner" != {claimed} ]; then
+  echo "the connection now reaches $(hostname), which does not run stack" {claimed} "(its {STACK_MARKER}" \
+    "says '${{owner:-nothing}}'): this stack's containers and volumes are on the host it deployed to before." \
+    "Changing sshHost does not move an index; set it back, or see 'moving to another host' in the README" >&2
+  exit 1
+fi
+echo {claimed} "on $(hostname)"
+"""
+
+
+def host_guard_delete() -> str:
+    """On destroy: the host no longer runs this stack's index."""
+    return f"sudo -n rm -f {shlex.quote(STACK_MARKER)}\n"
 
 
 def write_volume_file(volume: str, mount: str, relative: str, image: str, owner: int, then: str = "") -> str:

@@ -101,7 +101,7 @@ def test_every_remote_command_verifies_the_host_key(stack):
     d = deploy(stack)
     commands = d.of_type(REMOTE_COMMAND)
     assert {c.name for c in commands} == {
-        "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
+        "host-guard", "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
     }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
@@ -113,6 +113,14 @@ def test_skipping_the_host_key_check_is_explicit_outside_production():
     d = deploy("staging", sshHostKey="", insecureSkipHostKeyCheck="true")
     assert "hostKey" not in d.named("docker-bootstrap").plain["connection"]
     assert "StrictHostKeyChecking=no" in ssh_opts(d)
+
+
+def test_the_host_guard_comes_first_and_checks_every_new_connection(staging):
+    guard = staging.named("host-guard").plain
+    assert depends_on(staging, "docker-bootstrap", "host-guard"), "nothing runs on a host the guard refused"
+    assert "pypi-index/staging" in guard["create"] and "pypi-index/staging" in guard["update"]
+    assert "/var/lib/pypi-index/stack" in guard["delete"]
+    assert "triggers" not in guard, "a trigger would replace it: create on the new host, and no check"
 
 
 def test_nothing_talks_to_docker_before_the_bootstrap(staging):

@@ -8,6 +8,7 @@ whose `run:` scripts pass shellcheck, and they say what the README promises.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -284,8 +285,10 @@ def test_the_stack_outputs_the_workflows_read_are_exported_by_the_program():
             assert name in exported, f"{path.name} reads stack output {name!r}; __main__.py exports {sorted(exported)}"
 
 
-def test_an_ssh_agent_holds_the_deploy_key_before_every_pulumi_step():
+def test_an_ssh_agent_holds_the_deploy_key_before_every_pulumi_up():
     for r in pulumi_runs():
+        if r.inputs["command"] != "up":
+            continue
         before = r.steps[: r.index]
         agents = [s for s in before if "ssh-add" in s.get("run", "")]
         assert agents, f"{r.file}:{r.job_id}: no ssh-agent step before pulumi"
@@ -295,6 +298,16 @@ def test_an_ssh_agent_holds_the_deploy_key_before_every_pulumi_step():
         assert "SSH_AUTH_SOCK=$SSH_AUTH_SOCK" in agent["run"] and "GITHUB_ENV" in agent["run"]
         stops = [s for s in r.steps[r.index + 1 :] if "ssh-agent -k" in s.get("run", "")]
         assert stops and stops[-1].get("if") == "always()", f"{r.file}:{r.job_id}: the agent is never stopped"
+
+
+def test_previews_of_pull_requests_get_no_ssh_key():
+    """A preview never dials the hosts, so code from a pull request never holds the deploy key."""
+    previews = [r for r in pulumi_runs() if r.inputs["command"] == "preview"]
+    assert previews
+    for r in previews:
+        text = json.dumps(r.job)
+        assert "DEPLOY_SSH_KEY" not in text and "ssh-add" not in text, f"{r.file}:{r.job_id}"
+        assert not r.inputs.get("refresh"), "a refresh reads every resource from the hosts"
 
 
 def test_pulumi_credentials_come_from_secrets_for_both_kinds_of_backend():

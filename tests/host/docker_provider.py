@@ -80,6 +80,8 @@ class Attr:
     """How the SDK compares nested values: defaults filled in, sets unordered."""
     suppress: Callable[[Any, Any], bool] | None = None
     """A DiffSuppressFunc: (old, new) -> equal."""
+    zero: Any = None
+    """The schema type's zero value (`schema.Type.Zero()`): what an absent input compares as."""
 
 
 def _ints(value: Any) -> Any:
@@ -185,14 +187,14 @@ CONTAINER: dict[str, Attr] = {
     "restart": Attr(default="no"),
     "logDriver": Attr(force_new=True, computed=True),
     "logOpts": Attr(force_new=True, kind="map"),
-    "memory": Attr(default=None),
-    "memorySwap": Attr(default=None),
+    "memory": Attr(zero=0),
+    "memorySwap": Attr(zero=0),
     "securityOpts": Attr(force_new=True, computed=True, kind="set"),
     "capabilities": Attr(force_new=True, canonical=_capabilities),
     "networkMode": Attr(force_new=True, default="bridge"),
     "networksAdvanced": Attr(force_new=True, kind="set", canonical=_network),
     "removeVolumes": Attr(default=True),
-    "destroyGraceSeconds": Attr(default=None),
+    "destroyGraceSeconds": Attr(zero=0),
     "mustRun": Attr(default=True),
     "start": Attr(default=True),
     "init": Attr(computed=True),
@@ -244,7 +246,7 @@ def _zero(attr: Attr) -> Any:
 
 def _comparable(attr: Attr, value: Any) -> Any:
     if value is None or value == [] or value == {}:
-        value = _zero(attr)
+        value = _zero(attr) if attr.zero is None else attr.zero
     if attr.kind == "set":
         return _as_set(value, attr.canonical or (lambda x: x))
     if attr.kind == "list":
@@ -332,7 +334,7 @@ class DockerProvider:
     # ------------------------------------------------------------------ docker_container
     def container_request(self, inputs: Mapping[str, Any]) -> tuple[dict, dict]:
         """resource_docker_container_funcs.go, `resourceDockerContainerCreate`: the ContainerCreate call."""
-        known = set(CONTAINER) - {"init", "readOnly", "mustRun", "start"}
+        known = set(CONTAINER) - {"init", "readOnly"}
         unknown = set(inputs) - known
         if unknown:
             raise Unmapped(f"container inputs {sorted(unknown)} are not modelled")

@@ -3,8 +3,10 @@
 Why build everything: no container registry is reachable where these tests run (not even Docker Hub),
 and a fresh CI machine has no images. So:
 
-- ``pypi-test/debian:bookworm``  -- ``mmdebstrap`` from the Debian mirror, then ``docker import``;
-- ``pypi-test/host:latest``      -- the "server" we deploy onto (files/host/Dockerfile);
+- ``pypi-test/debian:bookworm`` and ``:trixie`` -- ``mmdebstrap`` from the Debian mirror, then ``docker import``;
+- ``pypi-test/host:bookworm``    -- a "server" with Debian 12's docker.io (20.10, API 1.41) installed;
+- ``pypi-test/host:trixie``      -- a "server" without Docker: the program's bootstrap installs Debian
+  13's docker.io (26.1, API 1.45) from the Debian registry (files/host/Dockerfile for both);
 - ``pypiserver/pypiserver:v2.4.1`` and ``:v2.4.0`` -- stand-ins for the official image
   (files/pypiserver/), two genuinely different builds so an image upgrade can be tested.
 
@@ -40,10 +42,12 @@ FILES = Path(__file__).resolve().parent / "files"
 KEY_LABEL = "pypi-test.cache-key"
 
 BASE_IMAGE = "pypi-test/debian:bookworm"
-HOST_IMAGE = "pypi-test/host:latest"
 PYPISERVER_REPO = "pypiserver/pypiserver"
 
-DEBIAN_SUITE = "bookworm"
+DEBIAN_SUITE = "bookworm"  # the stand-in images' base
+# Test hosts: Debian release -> the engine package baked into the image ("" : the bootstrap installs it).
+HOST_ENGINES = {"bookworm": "docker.io", "trixie": ""}
+HOST_IMAGE = "pypi-test/host:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 MMDEBSTRAP_ARGS = ("--variant=minbase", "--mode=root")
 
@@ -74,6 +78,9 @@ class Images:
 
     base: str = BASE_IMAGE
     host: str = HOST_IMAGE
+    """The default test host (Debian 12 with its docker.io)."""
+    hosts: dict[str, str] = field(default_factory=lambda: {suite: f"pypi-test/host:{suite}" for suite in HOST_ENGINES})
+    """Debian release -> test host image."""
     pypiserver: str = f"{PYPISERVER_REPO}:v2.4.1"
     pypiserver_previous: str = f"{PYPISERVER_REPO}:v2.4.0"
     caddy: str = f"{CADDY_REPO}:{CADDY_VERSION}"
@@ -135,23 +142,23 @@ def _ensure(image: str, key: str, build, cache: Path) -> Path:
     return tar
 
 
-def _build_base(key: str, cache: Path) -> None:
+def _build_base(suite: str, image: str, key: str, cache: Path) -> None:
     if shutil.which("mmdebstrap") is None:
         raise RuntimeError("mmdebstrap is needed to build the Debian base: apt-get install -y mmdebstrap")
     with tempfile.TemporaryDirectory(prefix="rootfs-", dir=cache) as tmp:
         rootfs = Path(tmp) / "rootfs.tar"
-        run(["mmdebstrap", *MMDEBSTRAP_ARGS, DEBIAN_SUITE, str(rootfs), DEBIAN_MIRROR], timeout=1800)
-        docker(
-            "import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]', str(rootfs), BASE_IMAGE
-        )
+        run(["mmdebstrap", *MMDEBSTRAP_ARGS, suite, str(rootfs), DEBIAN_MIRROR], timeout=1800)
+        docker("import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]', str(rootfs), image)
 
 
-def _docker_build(image: str, key: str, context: Path) -> None:
+def _docker_build(image: str, key: str, context: Path, build_args: dict[str, str] | None = None) -> None:
     # The classic builder works with every engine version we meet (BuildKit/buildx may be absent).
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    args = [f"--build-arg={k}={v}" for k, v in (build_args or {}).items()]
     docker(
-        "build", "--pull=false", "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context), env=env, timeout=1800
-    )
+        "build", "--pull=false", *args, "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context),
+        env=env, timeout=1800,
+    )  # fmt: skip
 
 
 def _requirements(version: str) -> str:
@@ -258,13 +265,21 @@ def ensure_images(cache: Path | None = None) -> Images:
     start = time.monotonic()
     tars: dict[str, Path] = {}
     with _locked(cache):
-        base_key = _key("base", DEBIAN_SUITE, DEBIAN_MIRROR, MMDEBSTRAP_ARGS)
-        tars[BASE_IMAGE] = _ensure(BASE_IMAGE, base_key, lambda: _build_base(base_key, cache), cache)
+        base_keys = {}
+        for suite in HOST_ENGINES:
+            image = f"pypi-test/debian:{suite}"
+            base_keys[suite] = _key("base", suite, DEBIAN_MIRROR, MMDEBSTRAP_ARGS)
+            build = functools.partial(_build_base, suite, image, base_keys[suite], cache)
+            tars[image] = _ensure(image, base_keys[suite], build, cache)
+        base_key = base_keys[DEBIAN_SUITE]
 
-        host_key = _key("host", base_key, _dir_digest(FILES / "host"))
-        tars[HOST_IMAGE] = _ensure(
-            HOST_IMAGE, host_key, lambda: _docker_build(HOST_IMAGE, host_key, FILES / "host"), cache
-        )
+        for suite, engine in HOST_ENGINES.items():
+            image = f"pypi-test/host:{suite}"
+            key = _key("host", base_keys[suite], engine, _dir_digest(FILES / "host"))
+            build_args = {"BASE": f"pypi-test/debian:{suite}", "ENGINE": engine}
+            tars[image] = _ensure(
+                image, key, functools.partial(_docker_build, image, key, FILES / "host", build_args), cache
+            )
 
         for tag, version in PYPISERVER_VERSIONS.items():
             image = f"{PYPISERVER_REPO}:{tag}"

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .commands import Stdin, docker, figure, log, run, wait_until
-from .images import Images, ensure_images
+from .images import HOST_ENGINES, Images, ensure_images
 
 LABEL = "pypi-test.host"
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -51,7 +51,8 @@ _SECURITY_FLAGS = (
     "--device-cgroup-rule",
     "a *:* rwm",
 )
-_INIT = ("/sbin/init", "systemd.legacy_systemd_cgroup_controller=1")
+# systemd 256 and newer (Debian 13 has 257) refuses cgroup v1 unless forced; older ones ignore the flag.
+_INIT = ("/sbin/init", "systemd.legacy_systemd_cgroup_controller=1", "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1")
 
 
 def free_port() -> int:
@@ -96,14 +97,21 @@ class TestHost:
     address = "127.0.0.1"
 
     def __init__(
-        self, images: Images | None = None, *, boot_timeout: float = 300.0, load_standins: bool = True
+        self,
+        images: Images | None = None,
+        *,
+        suite: str = "bookworm",
+        boot_timeout: float = 300.0,
+        load_standins: bool = True,
     ) -> None:
         self.images = images
+        self.suite = suite
+        """The Debian release the host runs (images.HOST_ENGINES: whether Docker comes preinstalled)."""
         self.boot_timeout = boot_timeout
-        self.load_standins = load_standins
+        self.load_standins = load_standins and bool(HOST_ENGINES[suite])
         suffix = uuid.uuid4().hex[:10]
-        self.container = f"pypi-test-host-{suffix}"
-        self.volume = f"pypi-test-host-{suffix}-docker"
+        self.container = f"pypi-test-host-{suite}-{suffix}"
+        self.volume = f"pypi-test-host-{suite}-{suffix}-docker"
         self.ssh_port = 0
         self.index_port = 0
         self.host_public_key = ""
@@ -152,7 +160,7 @@ class TestHost:
                 f"127.0.0.1:{self.ssh_port}:22",
                 "--publish",
                 f"127.0.0.1:{self.index_port}:8080",
-                self.images.host,
+                self.images.hosts[self.suite],
                 *_INIT,
             )
             self._authorize_client_key()
@@ -326,6 +334,10 @@ class TestHost:
             stdin=self.public_key + "\n",
         )
 
+    def authorize(self, public_key: str) -> None:
+        """Let another client key log in as `deploy` too (the same deploy key on several hosts)."""
+        self.exec("cat >> ~deploy/.ssh/authorized_keys", stdin=public_key.strip() + "\n")
+
     def _wait_systemd(self) -> None:
         def probe() -> bool:
             state = self.exec(["systemctl", "is-system-running"], check=False).stdout.strip()
@@ -379,8 +391,15 @@ class TestHost:
         )
         wrapper.chmod(0o755)
 
+    @property
+    def has_engine(self) -> bool:
+        """Whether a Docker engine is installed (a host built without one gets it from the bootstrap)."""
+        return self.exec("command -v dockerd", check=False).returncode == 0
+
     def _wait_ssh_and_docker(self) -> None:
         wait_until("ssh as deploy", lambda: self.ssh("true", check=False, timeout=30).returncode == 0, 60, 0.5)
+        if not self.has_engine:
+            return
         wait_until(
             "the inner docker engine",
             lambda: self.ssh("docker info --format '{{.ServerVersion}}'", check=False, timeout=30).returncode == 0,

@@ -1,7 +1,10 @@
-"""The production stack applied to a real host (systemd, sshd, its own Docker engine) over SSH.
+"""The production stack applied to real hosts (systemd, sshd, their own Docker engine) over SSH.
 
 The scenarios run in file order on one host and one applied state, as an operator would live them:
-bad input first (nothing may change), then deploy, use, restarts, an upgrade, user changes, destroy.
+bad input first (nothing may change), then deploy, use, restarts, an upgrade, user changes, a host
+change, destroy. They run on every test host (`engine_host`): Debian 12 with its docker.io 20.10
+(API 1.41), and Debian 13 without Docker, where the bootstrap installs docker.io 26.1 (API 1.45).
+Both daemons carry default log options (files/host/daemon.json).
 """
 
 from __future__ import annotations
@@ -79,10 +82,13 @@ def production_config(host: TestHost, **changes) -> dict:
 
 def host_state(host: TestHost) -> dict:
     """What an apply could have changed on the host."""
+    engine = host.has_engine
     return {
-        "containers": host.exec("docker ps -a --format '{{.Names}}'").stdout.split(),
-        "volumes": host.exec("docker volume ls --format '{{.Name}}'").stdout.split(),
+        "engine": engine,
+        "containers": host.exec("docker ps -a --format '{{.Names}}'").stdout.split() if engine else [],
+        "volumes": host.exec("docker volume ls --format '{{.Name}}'").stdout.split() if engine else [],
         "units": host.exec("ls /etc/systemd/system/ | grep '^pypiserver'", check=False).stdout.split(),
+        "claimed": host.exec("cat /var/lib/pypi-index/stack", check=False).stdout.strip(),
     }
 
 
@@ -119,8 +125,13 @@ def unavailability(site: Site, user: str, password: str, path: str = "/simple/")
 
 
 @pytest.fixture(scope="module")
-def site(target_host: TestHost) -> Iterator[Site]:
+def site(engine_host: TestHost) -> Iterator[Site]:
+    target_host = engine_host
     applier = Applier(target_host.private_key_path)
+    images = target_host.images
+    if not target_host.has_engine and images is not None:
+        # No registry here: what a pull would fetch is loaded once the bootstrap has installed Docker.
+        applier.after_create["docker-bootstrap"] = lambda: target_host.load_images(*images.standins)
     site = Site(target_host, applier, production_config(target_host))
     yield site
     # Leave the shared host clean for other modules: everything, the retained volume included.
@@ -142,10 +153,10 @@ def wheel(tmp_path_factory):
 
 def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     before = host_state(site.host)
-    assert before == {"containers": [], "volumes": [], "units": []}, before
+    assert before["containers"] == before["volumes"] == before["units"] == [] and not before["claimed"], before
     deployment = run_program("production", {**site.config, "sshPort": str(free_port())}, secret_keys=("users",))
     with pytest.raises(
-        ApplyError, match=r"docker-bootstrap \(create\)[\s\S]*after 3 failed attempts[\s\S]*Connection refused"
+        ApplyError, match=r"host-guard \(create\)[\s\S]*after 3 failed attempts[\s\S]*Connection refused"
     ):
         Applier(site.host.private_key_path).up(deployment)
     assert host_state(site.host) == before
@@ -158,15 +169,28 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
     impostor = " ".join((tmp_path / "other.pub").read_text().split()[:2])
     before = host_state(site.host)
     deployment = run_program("production", {**site.config, "sshHostKey": impostor}, secret_keys=("users",))
-    with pytest.raises(ApplyError, match=r"docker-bootstrap[\s\S]*Host key verification failed"):
+    with pytest.raises(ApplyError, match=r"host-guard \(create\)[\s\S]*Host key verification failed"):
         Applier(site.host.private_key_path).up(deployment)
     assert host_state(site.host) == before
 
 
+EXPECTED_API = {"bookworm": "1.41", "trixie": "1.45"}
+
+
 def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
+    installs = not site.host.has_engine
+    assert installs == (site.host.suite == "trixie"), (
+        "the Debian 13 host starts without Docker: the bootstrap installs it"
+    )
     started = time.monotonic()
     site.deploy()
-    figure(f"first deploy onto a fresh host: {time.monotonic() - started:.1f} s")
+    took = time.monotonic() - started
+    report = site.applier.outputs("docker-bootstrap")["stdout"].splitlines()[-1]
+    figure(f"{report} (Debian {site.host.suite} host, {'installed by the bootstrap' if installs else 'preinstalled'})")
+    figure(f"first deploy onto a fresh {site.host.suite} host: {took:.1f} s")
+    assert report.startswith("ENGINE docker ") and report.endswith(f" API {EXPECTED_API[site.host.suite]}"), report
+    assert site.host.has_engine
+    assert site.host.exec("cat /var/lib/pypi-index/stack").stdout.strip() == "pypi-index/production"
     for unit in UNITS:
         assert site.host.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
         assert site.host.ssh(f"systemctl is-enabled {unit}").stdout.strip() == "enabled", unit
@@ -293,8 +317,40 @@ def test_6_add_rotate_remove_users_without_downtime(site):
     assert mode == ["9898", "600"], mode
 
 
+def test_6_the_same_host_under_another_name_changes_no_container(site):
+    containers = container_ids(site)
+    renamed = run_program("production", {**site.config, "sshHost": "localhost"}, secret_keys=("users",))
+    steps = changes_only(site.applier.plan(renamed))
+    assert {s.op for s in steps} == {"update"}, steps
+    changed = {renamed.named(s.name).type for s in steps}
+    assert changed <= {"command:remote:Command", "pulumi:providers:docker"}, f"only connections change: {steps}"
+    assert "host-guard" in {s.name for s in steps}
+    site.deploy(sshHost="localhost")  # the guard runs its check on the new connection, and passes
+    assert container_ids(site) == containers
+    site.deploy(sshHost="127.0.0.1")
+    assert container_ids(site) == containers
+
+
+def test_6_a_new_sshHost_on_another_machine_is_refused_before_anything_changes(site, host_images):
+    containers, before = container_ids(site), host_state(site.host)
+    with TestHost(host_images, suite="bookworm", load_standins=False) as other:
+        other.authorize(site.host.public_key)  # the same deploy key, as an operator would set it up
+        elsewhere = run_program(
+            "production",
+            {**site.config, "sshPort": str(other.ssh_port), "sshHostKey": other.host_public_key},
+            secret_keys=("users",),
+        )
+        applier = site.applier
+        with pytest.raises(ApplyError, match=r"host-guard \(update\)[\s\S]*does not run stack pypi-index/production"):
+            applier.up(elsewhere)
+        assert host_state(other)["claimed"] == "" and host_state(other)["containers"] == []
+    assert container_ids(site) == containers and host_state(site.host) == before
+    # The state still describes the first host, and a deploy there changes nothing.
+    assert changes_only(site.applier.plan(run_program("production", site.config, secret_keys=("users",)))) == []
+
+
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):
-    with pytest.raises(ApplyError, match="protected"):
+    with pytest.raises(ApplyError, match=r"preview failed: .*protected"):
         site.applier.destroy(exclude_protected=False)
     assert "pypiserver" in host_state(site.host)["containers"], "a refused destroy deletes nothing"
     site.applier.destroy(exclude_protected=True)
@@ -305,8 +361,10 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     anonymous = [v for v in state["volumes"] if len(v) == 64 and all(c in "0123456789abcdef" for c in v)]
     assert not anonymous, f"containers left anonymous volumes behind: {anonymous}"
     assert wheel.name in package_files(site)
+    assert state["claimed"] == "pypi-index/production", "the guard is kept: the protected volume depends on it"
     # Even unprotected, the volume is retained on delete.
     for applied in site.applier.state.values():
         applied.protect = False
     site.applier.destroy(exclude_protected=False)
     assert wheel.name in package_files(site)
+    assert host_state(site.host)["claimed"] == "", "a destroyed stack no longer claims the host"

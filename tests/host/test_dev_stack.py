@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 from index_client import http_get, make_wheel, pip_install, twine_upload
 from recorded import run_program, stack_config
 
-from .applier import Applier
+from .applier import Applier, changes_only
+from .commands import figure
+from .engine_api import EngineClient
 from .machine import free_port
 
 
@@ -27,8 +30,11 @@ def test_dev_stack_on_the_local_engine(host_images, tmp_path):
     }
     deployment = run_program("dev", config)
     applier = Applier(identity_file=tmp_path / "unused")
+    engine = EngineClient(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock").version()
+    figure(f"ENGINE docker {engine['Version']} API {engine['ApiVersion']} (this machine's engine: the dev stack)")
     try:
         applier.up(deployment)
+        assert changes_only(applier.plan(deployment)) == [], "a second up changes nothing"
         for name in ("pypiserver-devtest", "pypiserver-devtest-front", "pypiserver-devtest-indexer"):
             policy = docker_inspect(name, "{{.HostConfig.RestartPolicy.Name}}").stdout.strip()
             assert policy == "unless-stopped", f"{name}: no systemd in dev, Docker supervises"
