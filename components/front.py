@@ -91,7 +91,13 @@ def _ports(scope: Scope) -> list[docker.ContainerPortArgs]:
     ]
 
 
-def declare_front(scope: Scope, store: Store, config: pulumi.Output[str], backend: docker.Container) -> Front:
+def declare_front(
+    scope: Scope,
+    store: Store,
+    config: pulumi.Output[str],
+    backend: docker.Container,
+    after: Sequence[pulumi.Resource] = (),
+) -> Front:
     image = scope.image("front-image", scope.settings.front_image_ref)
     files = _config_files(scope, image, store, config)
     container = scope.container(
@@ -113,7 +119,7 @@ def declare_front(scope: Scope, store: Store, config: pulumi.Output[str], backen
             docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True),
         ],
         capabilities=FRONT_CAPABILITIES,
-        depends_on=[*files, backend],
+        depends_on=[*files, backend, *after],
     )
     return Front(image, container)
 

@@ -73,12 +73,23 @@ def _check_ecdsa(key_type: str, parts: list[bytes]) -> None:
         raise HostKeyError(f"its point is not on the curve {curve}")
 
 
-def check_host_key(text: str) -> str:
-    """`TYPE BASE64` (a trailing comment is dropped), or HostKeyError saying why it cannot be pinned."""
+def check_host_key(text: str, allow_rsa: bool = False) -> str:
+    """`TYPE BASE64` (a trailing comment is dropped), or HostKeyError saying why it cannot be pinned.
+
+    `allow_rsa`: for a key only OpenSSH verifies (it negotiates rsa-sha2 signatures itself).
+    """
     words = text.split()
     if len(words) < 2:
         raise HostKeyError(f"expected a public key line 'TYPE BASE64'; {PIN_INSTEAD}")
     key_type, data = words[0], words[1]
+    if key_type == "ssh-rsa" and allow_rsa:
+        try:
+            parts = _strings(base64.b64decode(data, validate=True))
+        except (binascii.Error, ValueError, HostKeyError):
+            raise HostKeyError(f"its key data is not an ssh-rsa key; {PIN_INSTEAD}") from None
+        if len(parts) != 3 or parts[0] != b"ssh-rsa" or len(parts[2]) < 256:
+            raise HostKeyError(f"it is not an ssh-rsa key of at least 2048 bits; {PIN_INSTEAD}")
+        return f"{key_type} {data}"
     if key_type == "ssh-rsa":
         raise HostKeyError(
             "RSA host keys cannot be pinned: pulumi-command would offer only the SHA-1 ssh-rsa signature, "

@@ -7,7 +7,9 @@ writes the pages volume, which the front server serves as files.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
+import pulumi
 import pulumi_docker as docker
 
 from . import static_index
@@ -32,10 +34,13 @@ def indexer_name(settings: Settings) -> str:
     return f"{settings.container_name}-indexer"
 
 
-def declare_indexer(scope: Scope, image: docker.RemoteImage, store: Store) -> docker.Container:
+def declare_indexer(
+    scope: Scope, image: docker.RemoteImage, store: Store, after: Sequence[pulumi.Resource] = ()
+) -> docker.Container:
     return scope.container(
         "indexer",
         128,
+        depends_on=after,
         name=indexer_name(scope.settings),
         image=image.image_id,
         entrypoints=["python3", "-c", inspect.getsource(static_index), STORE_DIR, INDEX_DIR],

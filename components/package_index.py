@@ -6,7 +6,8 @@ Three containers from two images, each part in a module of its own:
 - front.py: the front server (Caddy), the only published ports: TLS, cached authentication, package
   files straight from the volume (read-only) and the indexer's static pages;
 - indexer.py: the pypiserver image running components/static_index.py, which writes PEP 503 pages;
-- supervision.py: systemd units (remote hosts) and the health gate every deploy must pass.
+- supervision.py: systemd units (remote hosts) and the health gate every deploy must pass;
+- backup.py: encrypted restic snapshots off the host on a timer, and a restore into an empty store.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from .backup import declare_backup
 from .client_config import index_url, render_pip_conf, render_pypirc, render_uv_index, upload_url
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
@@ -54,10 +56,13 @@ class PackageIndex(pulumi.ComponentResource):
         scope = Scope(name, settings, args.target, self)
 
         store = declare_store(scope, with_auth=args.htpasswd is not None)
+        # Backups (a remote host only); a restore fills the empty store before any container starts.
+        backup = declare_backup(scope, settings.backup, store) if settings.backup else None
+        restored = backup.ready if backup else []
         image = scope.image("image", settings.image_ref)
-        backend = declare_pypiserver(scope, image, store, args.htpasswd)
-        indexer = declare_indexer(scope, image, store)
-        front = declare_front(scope, store, args.caddyfile, backend.container)
+        backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
+        indexer = declare_indexer(scope, image, store, after=restored)
+        front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
 
         containers = {
             settings.container_name: (backend.container, "package index (pypiserver)"),

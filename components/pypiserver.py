@@ -6,6 +6,7 @@ else. It checks passwords itself too (from the htpasswd file in the auth volume)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -33,7 +34,11 @@ class Pypiserver:
 
 
 def declare_pypiserver(
-    scope: Scope, image: docker.RemoteImage, store: Store, htpasswd: pulumi.Output[str] | None
+    scope: Scope,
+    image: docker.RemoteImage,
+    store: Store,
+    htpasswd: pulumi.Output[str] | None,
+    after: Sequence[pulumi.Resource] = (),
 ) -> Pypiserver:
     settings = scope.settings
     mounts = [docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR)]
@@ -71,6 +76,6 @@ def declare_pypiserver(
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
         ),
-        depends_on=credentials,
+        depends_on=[*credentials, *after],
     )
     return Pypiserver(image, container)

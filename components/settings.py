@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import backup_settings
+from .backup_settings import BackupConfigError, BackupSettings, parse_backup
 from .host_keys import HostKeyError, check_host_key
 
 PROJECT = "pypi-index"
@@ -120,6 +122,8 @@ class Settings:
     packages_volume: str
     auth_volume: str
     container_name: str
+    backup: BackupSettings | None
+    """Scheduled encrypted off-host backups (required in production), or None."""
 
     @property
     def production(self) -> bool:
@@ -197,9 +201,7 @@ def _list(values: Mapping[str, Any], key: str, default: list[str]) -> list[Any]:
 
 
 # The committed stack files use these ranges (RFC 5737) as placeholders for the operator's host.
-DOCUMENTATION_NETS = tuple(
-    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-)
+DOCUMENTATION_NETS = backup_settings.DOCUMENTATION_NETS
 
 
 def _host(key: str, raw: str | None) -> str:
@@ -487,6 +489,12 @@ def parse(
     default_host = ssh.host if ssh else (bind_address if bind_address not in ("0.0.0.0", "::") else "127.0.0.1")
     domain = _parse_domain(values, default_host)
     tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
+    try:
+        backup = parse_backup(values, secret_keys, production)
+    except BackupConfigError as error:
+        raise ConfigError(error.key, error.shown, error.accepted) from None
+    if backup is not None and target != "ssh":
+        raise ConfigError("backupRepository", "(set)", "backups run under systemd on a remote host: target ssh")
     return Settings(
         stack=stack,
         target=target,
@@ -520,6 +528,7 @@ def parse(
         packages_volume=_parse_volume(values, "packagesVolume", "pypiserver-packages"),
         auth_volume=_parse_volume(values, "authVolume", "pypiserver-auth"),
         container_name=_parse_volume(values, "containerName", "pypiserver"),
+        backup=backup,
     )
 
 
@@ -552,7 +561,9 @@ def _decode(raw: str) -> Any:
         return raw
 
 
-# Every key the program reads; Pulumi.yaml declares the same set (a test keeps them in step).
+# Keys that may hold a secret: Pulumi.yaml cannot declare them (a secret cannot have a default there).
+SECRET_KEYS = ("users", "sshPrivateKey", "tlsKey", "backupPassword", "backupSshKey", "backupRepository")
+# Every key the program reads; Pulumi.yaml declares the same set, less SECRET_KEYS (a test keeps them in step).
 KEYS = (
     "target",
     "sshHost",
@@ -590,4 +601,17 @@ KEYS = (
     "packagesVolume",
     "authVolume",
     "containerName",
+    "backupRepository",
+    "backupPassword",
+    "backupSshKey",
+    "backupSshHostKey",
+    "backupSchedule",
+    "backupKeepHourly",
+    "backupKeepDaily",
+    "backupKeepWeekly",
+    "backupKeepMonthly",
+    "backupImageRepository",
+    "backupImageTag",
+    "backupImageDigest",
+    "restoreFrom",
 )

@@ -118,9 +118,11 @@ def parse_image_ref(ref: str) -> tuple[str, str | None, str | None]:
 
 
 def _image_keys(name: str, repository: str) -> tuple[str, str, str]:
-    """The config keys that choose this image, and an example tag: the front server's or pypiserver's."""
+    """The config keys that choose this image, and an example tag: the front server's, restic's or pypiserver's."""
     if "front" in name or repository.rsplit("/", 1)[-1] == "caddy":
         return "frontImageTag", "frontImageDigest", "2.11.7"
+    if "backup" in name or repository.rsplit("/", 1)[-1] == "restic":
+        return "backupImageTag", "backupImageDigest", "0.18.0"
     return "imageTag", "imageDigest", "v2.4.1"
 
 

@@ -156,8 +156,16 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def run_program(stack: str, config: Mapping[str, Any], secret_keys: tuple[str, ...] = ()) -> Deployment:
-    """Run __main__.py as `pulumi up` would for `stack`, with `config` (keys without the project prefix)."""
+def run_program(stack: str, config: Mapping[str, Any], secret_keys: tuple[str, ...] | None = None) -> Deployment:
+    """Run __main__.py as `pulumi up` would for `stack`, with `config` (keys without the project prefix).
+
+    `secret_keys`: the keys set with `--secret`; by default, every key that may hold a secret
+    (settings.SECRET_KEYS) and is present.
+    """
+    from components.settings import SECRET_KEYS
+
+    if secret_keys is None:
+        secret_keys = tuple(k for k in SECRET_KEYS if k in config)
     deployment = Deployment(stack=stack)
     mocks = _Mocks()
     pulumi.runtime.set_mocks(

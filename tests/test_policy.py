@@ -54,7 +54,7 @@ struct_pb2: Any = importlib.import_module("google.protobuf.struct_pb2")
 IMAGE, VOLUME, CONTAINER = rules.IMAGE, rules.VOLUME, rules.CONTAINER
 DOCKER_PROVIDER, REMOTE_COMMAND = rules.DOCKER_PROVIDER, rules.REMOTE_COMMAND
 DIGEST = "sha256:" + "5e" * 32
-PINNED = {"imageDigest": DIGEST, "frontImageDigest": DIGEST}
+PINNED = {"imageDigest": DIGEST, "frontImageDigest": DIGEST, "backupImageDigest": DIGEST}
 NAMES = [rule.name for rule in rules.RULES]
 RULE = {rule.name: rule for rule in rules.RULES}
 POLICY: dict[str, ResourceValidationPolicy] = {p.name: p for p in rules.POLICIES}
@@ -66,7 +66,7 @@ def deploy(stack: str, **overrides: Any) -> Deployment:
     if stack != "dev":
         config.update(REMOTE_OVERRIDES)
     config.update(overrides)
-    return run_program(stack, config, secret_keys=tuple(k for k in ("users", "tlsKey") if k in config))
+    return run_program(stack, config)
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +156,12 @@ def test_production_passes_every_rule(production):
 
 def test_production_without_digests_fails_only_the_image_rule():
     found = findings(deploy("production"), "production.json")
-    assert set(found) == {("image-pinned", "pypi-image"), ("image-pinned", "pypi-front-image")}
+    assert set(found) == {
+        ("image-pinned", "pypi-image"),
+        ("image-pinned", "pypi-front-image"),
+        ("image-pinned", "pypi-backup-image"),
+    }
+    assert "pulumi config set backupImageDigest sha256:" in found[("image-pinned", "pypi-backup-image")][0]
     assert "pulumi config set imageDigest sha256:" in found[("image-pinned", "pypi-image")][0]
     assert "pulumi config set frontImageDigest sha256:" in found[("image-pinned", "pypi-front-image")][0]
 
@@ -625,6 +630,7 @@ def diagnostics(servicer: _PolicyAnalyzerServicer, d: Deployment) -> list[tuple[
 def test_analyzer_with_production_config_blocks_unpinned_images():
     found = diagnostics(analyzer("production.json"), deploy("production"))
     assert sorted((p, n, level) for p, n, level, _ in found) == [
+        ("image-pinned", "pypi-backup-image", proto.MANDATORY),
         ("image-pinned", "pypi-front-image", proto.MANDATORY),
         ("image-pinned", "pypi-image", proto.MANDATORY),
     ]

@@ -12,7 +12,17 @@ from recorded import Deployment, clear_parts, is_secret_value, reveal, run_progr
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
 PASSWORDS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
-REMOTE_OVERRIDES = {"sshHost": "pypi.internal.example", "sshHostKey": HOST_KEY, "users": PASSWORDS}
+BACKUP_KEY = (
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-backup-key\n-----END OPENSSH PRIVATE KEY-----\n"
+)
+BACKUP_PASSWORD = "restic-password-4b1e9d7c2a"
+BACKUP_OVERRIDES = {
+    "backupRepository": "sftp:backup@backup.internal.example:/srv/restic/pypi-index",
+    "backupPassword": BACKUP_PASSWORD,
+    "backupSshKey": BACKUP_KEY,
+    "backupSshHostKey": HOST_KEY,
+}
+REMOTE_OVERRIDES = {"sshHost": "pypi.internal.example", "sshHostKey": HOST_KEY, "users": PASSWORDS, **BACKUP_OVERRIDES}
 
 IMAGE = "docker:index/remoteImage:RemoteImage"
 VOLUME = "docker:index/volume:Volume"
@@ -27,7 +37,7 @@ def deploy(stack: str, **overrides) -> Deployment:
     if stack != "dev":
         config.update(REMOTE_OVERRIDES)
     config.update(overrides)
-    return run_program(stack, config, secret_keys=("users",) if "users" in config else ())
+    return run_program(stack, config)
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +112,7 @@ def test_every_remote_command_verifies_the_host_key(stack):
     commands = d.of_type(REMOTE_COMMAND)
     assert {c.name for c in commands} == {
         "host-guard", "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
+        "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units",
     }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
@@ -283,13 +294,13 @@ def test_no_secret_in_clear_anywhere():
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-not-real\n-----END OPENSSH PRIVATE KEY-----\n"
     )
     config = {**stack_config("production"), **REMOTE_OVERRIDES, "sshPrivateKey": private_key}
-    d = run_program("production", config, secret_keys=("users", "sshPrivateKey"))
+    d = run_program("production", config)
     htpasswd = reveal(d.named("pypi-htpasswd").inputs["stdin"])
     assert all(
         line.split(":", 1)[1] in reveal(d.named("pypi-caddyfile").inputs["stdin"]) for line in htpasswd.splitlines()
     )
     hashes = [line.split(":", 1)[1] for line in htpasswd.splitlines()]
-    needles = [*PASSWORDS.values(), "b3BlbnNzaC1rZXktdjEAAAAA-not-real", *hashes]
+    needles = [*PASSWORDS.values(), "b3BlbnNzaC1rZXktdjEAAAAA-not-real", *hashes, BACKUP_PASSWORD, "backup-key"]
     for r in d.registrations:
         shown = json.dumps(clear_parts(r.inputs))
         for needle in needles:
@@ -342,14 +353,14 @@ SUPPLIED = {
 
 
 def test_a_rotated_certificate_reloads_the_front_server_once_both_files_are_written():
-    d = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **SUPPLIED}, ("users", "tlsKey"))
+    d = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **SUPPLIED})
     for step in ("pypi-tls-cert", "pypi-tls-key"):
         assert depends_on(d, "pypi-caddyfile", step), "the reload comes after the new certificate and key"
         assert "caddy reload" not in d.named(step).plain["create"]
     assert is_secret_value(d.named("pypi-tls-key").inputs["stdin"])
     assert "MIIBkey" not in json.dumps(clear_parts(d.named("pypi-tls-key").inputs))
     rotated = {**SUPPLIED, "tlsCertificate": SUPPLIED["tlsCertificate"].replace("MIIBcert", "MIIBnew")}
-    again = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **rotated}, ("users", "tlsKey"))
+    again = run_program("staging", {**stack_config("staging"), **REMOTE_OVERRIDES, **rotated})
     first, second = (reveal(x.named("pypi-caddyfile").inputs["stdin"]) for x in (d, again))
     assert first != second, "a new certificate changes the Caddyfile, so its step runs again and reloads"
 
@@ -386,3 +397,37 @@ def test_a_new_healthcheck_replaces_the_container_deleting_first(staging):
     for container in staging.of_type(CONTAINER):
         assert container.replace_on_changes == ["healthcheck"], container.name
         assert container.delete_before_replace is True, f"{container.name}: two containers cannot share a name"
+
+
+def test_backup_secrets_reach_the_host_as_secret_stdin_only(production):
+    step = production.named("pypi-backup-secrets")
+    assert is_secret_value(step.inputs["stdin"]) and step.plain["logging"] == "none"
+    bundle = dict(line.split(" ", 1) for line in reveal(step.inputs["stdin"]).splitlines())
+    assert set(bundle) == {"password", "repository", "ssh_key", "known_hosts"}
+    import base64
+
+    assert base64.b64decode(bundle["password"]).decode() == BACKUP_PASSWORD
+    assert base64.b64decode(bundle["known_hosts"]).decode() == f"backup.internal.example {HOST_KEY}\n"
+    repository = production.named("pypi-backup-repository")
+    assert is_secret_value(repository.inputs["stdin"]), "a new repository re-runs the step, as a secret"
+    assert depends_on(production, "pypi-backup-repository", "pypi-backup-secrets")
+    units = production.named("pypi-backup-units").plain
+    assert (
+        "OnCalendar=hourly" in units["create"] and "systemctl enable --now pypiserver-backup.timer" in units["create"]
+    )
+    assert "--keep-hourly=24 --keep-daily=14 --keep-weekly=8 --keep-monthly=12" in units["create"]
+    assert "systemctl disable --now pypiserver-backup.timer" in units["delete"]
+    for needle in (BACKUP_PASSWORD, "backup-key"):
+        assert needle not in json.dumps(clear_parts(units)) and needle not in json.dumps(clear_parts(repository.inputs))
+
+
+def test_a_restore_fills_the_store_before_any_container_starts():
+    d = deploy("production", restoreFrom="latest")
+    restore = d.named("pypi-restore").plain
+    assert "restic -o" in restore["create"] and "restore latest --host pypi-index" in restore["create"]
+    assert "refusing to restore into pypiserver-packages" in restore["create"]
+    for dependency in ("pypi-packages", "pypi-front-data", "pypi-backup-repository"):
+        assert depends_on(d, "pypi-restore", dependency), dependency
+    for container in ("pypi-container", "pypi-front", "pypi-indexer"):
+        assert depends_on(d, container, "pypi-restore"), f"{container} would start on an empty store"
+    assert "pypi-restore" not in {r.name for r in deploy("production").registrations}

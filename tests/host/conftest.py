@@ -10,11 +10,57 @@ Tests that change a host should leave it usable (restart() is fine: it comes bac
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
+from .commands import docker, run
 from .images import HOST_ENGINES, Images, ensure_images
 from .machine import TestHost
+
+BACKUP_PASSWORD = "restic-repository-password-3c9f1a7e"
+
+
+@dataclass
+class BackupServer:
+    """A second server that keeps restic repositories over SFTP, as a team's backup host would.
+
+    The deployed hosts reach it at its address on the machine's Docker bridge: both are containers
+    this test session made, so nothing leaves the machine."""
+
+    host: TestHost
+    address: str
+    private_key: str = field(repr=False)
+
+    def config(self, repository: str) -> dict[str, str]:
+        """The stack config that backs up into /srv/restic/<repository> on this server."""
+        return {
+            "backupRepository": f"sftp:restic@{self.address}:/srv/restic/{repository}",
+            "backupPassword": BACKUP_PASSWORD,
+            "backupSshKey": self.private_key,
+            "backupSshHostKey": self.host.host_public_key,
+        }
+
+    def files(self, repository: str) -> list[str]:
+        listing = self.host.exec(f"find /srv/restic/{repository} -type f", check=False).stdout
+        return listing.split()
+
+
+@pytest.fixture(scope="session")
+def backup_server(host_images: Images, tmp_path_factory) -> Iterator[BackupServer]:
+    """A Debian 12 host with a `restic` user that may only log in with the deployments' backup key."""
+    keys: Path = tmp_path_factory.mktemp("backup-key")
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pypi-index-backup", "-f", str(keys / "id")])
+    with TestHost(host_images, suite="bookworm", load_standins=False) as host:
+        host.exec(
+            "useradd --create-home --shell /bin/sh restic && usermod --password '*' restic"
+            " && install -d -m 0700 -o restic -g restic /srv/restic ~restic/.ssh"
+            " && cat > ~restic/.ssh/authorized_keys && chown restic:restic ~restic/.ssh/authorized_keys",
+            stdin=(keys / "id.pub").read_text(),
+        )
+        address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", host.container).stdout.strip()
+        yield BackupServer(host, address, (keys / "id").read_text())
 
 
 @pytest.fixture(scope="session")

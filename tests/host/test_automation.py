@@ -37,7 +37,7 @@ def project_copy(destination: Path) -> Path:
     return destination
 
 
-def test_up_checks_destroy_with_the_real_engine(target_host, tmp_path):
+def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_path):
     from pulumi import automation as auto
 
     agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
@@ -49,10 +49,11 @@ def test_up_checks_destroy_with_the_real_engine(target_host, tmp_path):
     stack = auto.create_or_select_stack(
         stack_name="production", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
     )
-    config = production_config(target_host, imageTag="v2.4.1")
+    config = production_config(target_host, backup_server.config("automation"), imageTag="v2.4.1")
     users = config.pop("users")
     for key, value in config.items():
-        stack.set_config(key, auto.ConfigValue(value=value if isinstance(value, str) else str(value)))
+        secret = key in ("backupPassword", "backupSshKey")
+        stack.set_config(key, auto.ConfigValue(value=value if isinstance(value, str) else str(value), secret=secret))
     for user, password in users.items():
         stack.set_config(f"users.{user}", auto.ConfigValue(value=password, secret=True), path=True)
     try:

@@ -39,7 +39,7 @@ class Site:
 
     def deploy(self, **changes) -> Deployment:
         self.config.update(changes)
-        deployment = run_program("production", self.config, secret_keys=("users",))
+        deployment = run_program("production", self.config)
         self.applier.up(deployment)
         # What a user does with the caCertificate output: save it and trust it. The program makes the
         # output from the step's stdout, which pulumi-command hands over without its final newline.
@@ -63,9 +63,10 @@ class Site:
         return wait_healthy(self.url, timeout=timeout, ca=self.ca)
 
 
-def production_config(host: TestHost, **changes) -> dict:
+def production_config(host: TestHost, backups: dict, **changes) -> dict:
     return {
         **stack_config("production"),
+        **backups,
         "sshHost": "127.0.0.1",
         "sshPort": str(host.ssh_port),
         "sshHostKey": host.host_public_key,
@@ -125,14 +126,16 @@ def unavailability(site: Site, user: str, password: str, path: str = "/simple/")
 
 
 @pytest.fixture(scope="module")
-def site(engine_host: TestHost) -> Iterator[Site]:
+def site(engine_host: TestHost, backup_server) -> Iterator[Site]:
     target_host = engine_host
     applier = Applier(target_host.private_key_path)
     images = target_host.images
     if not target_host.has_engine and images is not None:
         # No registry here: what a pull would fetch is loaded once the bootstrap has installed Docker.
         applier.after_create["docker-bootstrap"] = lambda: target_host.load_images(*images.standins)
-    site = Site(target_host, applier, production_config(target_host))
+    site = Site(
+        target_host, applier, production_config(target_host, backup_server.config(f"deploy-{target_host.suite}"))
+    )
     yield site
     # Leave the shared host clean for other modules: everything, the retained volume included.
     applier.state.clear()
@@ -141,7 +144,7 @@ def site(engine_host: TestHost) -> Iterator[Site]:
         "sudo -n rm -f /etc/systemd/system/$u.service; done; "
         "docker rm -f pypiserver pypiserver-front pypiserver-indexer; "
         "docker volume rm pypiserver-packages pypiserver-auth pypiserver-pages pypiserver-front-config "
-        "pypiserver-front-data; docker network rm pypiserver-internal pypiserver-public",
+        "pypiserver-front-data pypiserver-backup-cache; docker network rm pypiserver-internal pypiserver-public",
         check=False,
     )
 
@@ -154,7 +157,7 @@ def wheel(tmp_path_factory):
 def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     before = host_state(site.host)
     assert before["containers"] == before["volumes"] == before["units"] == [] and not before["claimed"], before
-    deployment = run_program("production", {**site.config, "sshPort": str(free_port())}, secret_keys=("users",))
+    deployment = run_program("production", {**site.config, "sshPort": str(free_port())})
     with pytest.raises(
         ApplyError, match=r"host-guard \(create\)[\s\S]*after 3 failed attempts[\s\S]*Connection refused"
     ):
@@ -168,7 +171,7 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
     impostor = " ".join((tmp_path / "other.pub").read_text().split()[:2])
     before = host_state(site.host)
-    deployment = run_program("production", {**site.config, "sshHostKey": impostor}, secret_keys=("users",))
+    deployment = run_program("production", {**site.config, "sshHostKey": impostor})
     with pytest.raises(ApplyError, match=r"host-guard \(create\)[\s\S]*Host key verification failed"):
         Applier(site.host.private_key_path).up(deployment)
     assert host_state(site.host) == before
@@ -209,7 +212,7 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
 def test_1_second_apply_changes_nothing(site):
     before = dict(site.applier.state)
     container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
-    planned = site.applier.plan(run_program("production", site.config, secret_keys=("users",)))
+    planned = site.applier.plan(run_program("production", site.config))
     assert changes_only(planned) == [], "against the state the providers stored, nothing differs"
     site.deploy()
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container
@@ -217,7 +220,7 @@ def test_1_second_apply_changes_nothing(site):
 
 
 def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
-    exports = run_program("production", site.config, secret_keys=("users",)).exports
+    exports = run_program("production", site.config).exports
     result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"], ca=site.ca)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = pip_install(
@@ -233,6 +236,19 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
         exports["uploadUrl"], make_wheel(tmp_path, "intruder", "1.0"), "ci", "wrong-password-123", ca=site.ca
     )
     assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+
+
+def test_2_a_backup_runs_verified_and_says_when(site, wheel):
+    assert "pypiserver-backup.timer" in site.host.ssh("systemctl list-timers --all --no-pager").stdout
+    started = time.monotonic()
+    site.host.ssh("sudo -n systemctl start pypiserver-backup.service", timeout=600)
+    figure(f"a backup run ({site.host.suite} host): {time.monotonic() - started:.1f} s")
+    status = site.host.ssh("pypi-index-backup-status").stdout
+    assert "last good backup" in status and "verified" in status and "pypiserver-backup.timer" in status, status
+    journal = site.host.ssh("sudo -n journalctl -u pypiserver-backup.service --no-pager").stdout
+    assert "snapshot" in journal and "no errors were found" in journal, journal[-2000:]
+    secrets = site.host.ssh("sudo -n stat -c '%a %U' /etc/pypi-index/backup /etc/pypi-index/backup/password").stdout
+    assert secrets.split() == ["700", "root", "600", "root"], secrets
 
 
 def package_files(site: Site) -> list[str]:
@@ -319,7 +335,7 @@ def test_6_add_rotate_remove_users_without_downtime(site):
 
 def test_6_the_same_host_under_another_name_changes_no_container(site):
     containers = container_ids(site)
-    renamed = run_program("production", {**site.config, "sshHost": "localhost"}, secret_keys=("users",))
+    renamed = run_program("production", {**site.config, "sshHost": "localhost"})
     steps = changes_only(site.applier.plan(renamed))
     assert {s.op for s in steps} == {"update"}, steps
     changed = {renamed.named(s.name).type for s in steps}
@@ -338,7 +354,6 @@ def test_6_a_new_sshHost_on_another_machine_is_refused_before_anything_changes(s
         elsewhere = run_program(
             "production",
             {**site.config, "sshPort": str(other.ssh_port), "sshHostKey": other.host_public_key},
-            secret_keys=("users",),
         )
         applier = site.applier
         with pytest.raises(ApplyError, match=r"host-guard \(update\)[\s\S]*does not run stack pypi-index/production"):
@@ -346,7 +361,7 @@ def test_6_a_new_sshHost_on_another_machine_is_refused_before_anything_changes(s
         assert host_state(other)["claimed"] == "" and host_state(other)["containers"] == []
     assert container_ids(site) == containers and host_state(site.host) == before
     # The state still describes the first host, and a deploy there changes nothing.
-    assert changes_only(site.applier.plan(run_program("production", site.config, secret_keys=("users",)))) == []
+    assert changes_only(site.applier.plan(run_program("production", site.config))) == []
 
 
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):

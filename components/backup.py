@@ -1,0 +1,71 @@
+"""Backups and restore: encrypted restic snapshots of the package store and the front server's data,
+kept off the host, on a systemd timer; and a new deployment that starts from one.
+
+Why restic: encrypted and deduplicated (an hourly snapshot of an unchanged store costs almost
+nothing), retention policies (`forget --prune`), a real verification (`check`), and repositories on
+the kinds of storage a team has (sftp on a second server, its REST server, S3 and others), in one
+pinned static binary with an official image. Our own scripts would have none of that tested.
+
+What is backed up is what cannot be re-created from config: the package volume and the front
+server's data volume (its CA: losing it means every client must trust a new one). Credentials and
+pages are re-created by `pulumi up` from config and the packages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from . import backup_scripts
+from .backup_settings import BackupSettings
+from .scope import Scope
+from .store import Store
+
+
+@dataclass(frozen=True)
+class Backup:
+    ready: list[pulumi.Resource]
+    """What must exist before a container starts: the restored store, when restoring."""
+    schedule: pulumi.Resource
+    """The installed timer."""
+
+
+def volumes_of(scope: Scope) -> dict[str, str]:
+    return {"packages": scope.settings.packages_volume, "front-data": f"{scope.settings.container_name}-front-data"}
+
+
+def declare_backup(scope: Scope, backup: BackupSettings, store: Store) -> Backup:
+    volumes = volumes_of(scope)
+    image = scope.image("backup-image", backup.image_ref)
+    secrets = scope.step(
+        "backup-secrets",
+        backup_scripts.write_secrets(),
+        depends_on=scope.ready,
+        stdin=pulumi.Output.secret(backup_scripts.secret_bundle(backup)),
+        secret=True,
+    )
+    repository = scope.step(
+        "backup-repository",
+        backup_scripts.init_repository(backup, volumes),
+        depends_on=[image, secrets, store.packages, store.front_data],
+        # A new repository changes the stdin, so the step runs again and initialises it.
+        stdin=pulumi.Output.secret(backup.repository),
+        secret=True,
+    )
+    ready: list[pulumi.Resource] = []
+    if backup.restore_from:
+        ready.append(
+            scope.step(
+                "restore",
+                backup_scripts.restore(backup, volumes),
+                depends_on=[repository, store.packages, store.front_data],
+            )
+        )
+    schedule = scope.step(
+        "backup-units",
+        backup_scripts.install(backup, volumes),
+        depends_on=[repository, *ready],
+        delete=backup_scripts.uninstall(),
+    )
+    return Backup(ready, schedule)

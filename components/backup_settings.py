@@ -1,0 +1,241 @@
+"""The backup settings: where restic keeps encrypted snapshots off the host, when, for how long, and
+whether a new deployment starts from one.
+
+Repositories reachable from a plain server without cloud credentials in the container's
+environment: `sftp:` (a second server, its host key pinned) and `rest:` (restic's REST server over
+HTTPS). Every secret (the repository password, the SSH key, a REST URL with credentials) reaches the
+host as a root-only file, never an argument or an environment variable.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from .host_keys import HostKeyError, check_host_key
+
+SCHEDULE_WORDS = ("hourly", "daily", "weekly")
+# An OnCalendar expression made of the characters systemd uses (the rendering tests run
+# `systemd-analyze calendar` on what this accepts); shorthands other than SCHEDULE_WORDS are refused.
+SCHEDULE = re.compile(r"^[0-9*/:,.~ -]{3,64}$")
+SNAPSHOT = re.compile(r"^(latest|[0-9a-f]{8}|[0-9a-f]{64})$")
+KEEP_DEFAULTS = {"hourly": 24, "daily": 14, "weekly": 8, "monthly": 12}
+# RFC 5737 and 3849: what the committed stack files use as placeholders.
+DOCUMENTATION_NETS = tuple(
+    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+)
+MIN_PASSWORD = 16
+RESTIC_TAG = re.compile(r"^\d+\.\d+\.\d+$")
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class SftpTarget:
+    user: str
+    host: str
+    port: int
+    path: str
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    repository: str = field(repr=False)
+    """restic's repository string (may hold REST credentials: secret)."""
+    password: str = field(repr=False)
+    """The repository's encryption password (secret)."""
+    sftp: SftpTarget | None
+    ssh_key: str | None = field(repr=False)
+    """The SSH private key restic logs in to the sftp server with (secret)."""
+    ssh_host_key: str | None
+    """The sftp server's public host key, the only one accepted."""
+    schedule: str
+    """systemd OnCalendar expression."""
+    keep: Mapping[str, int]
+    """restic forget --keep-<period> values."""
+    restore_from: str | None
+    """`latest` or a snapshot id: restore into the empty store before anything serves."""
+    image_ref: str
+    """The pinned restic image."""
+
+    @property
+    def worst_case_loss_seconds(self) -> int | None:
+        """The most a host loss can cost with this schedule (uploads since the last run), when known."""
+        return {"hourly": 3600, "daily": 86400, "weekly": 604800}.get(self.schedule)
+
+
+class BackupConfigError(ValueError):
+    """Raised through settings.ConfigError's format: key, what was given, what is accepted."""
+
+    def __init__(self, key: str, shown: str, accepted: str):
+        self.key, self.shown, self.accepted = key, shown, accepted
+        super().__init__(f"{key}: {shown}; {accepted}")
+
+
+def _sftp(repository: str) -> SftpTarget:
+    """`sftp:user@host:/path` or `sftp://user@host:port//path` (restic's two forms)."""
+    if repository.startswith("sftp://"):
+        url = urlsplit(repository)
+        if not url.username or not url.hostname or not url.path.startswith("//"):
+            raise BackupConfigError(
+                "backupRepository", "an sftp:// URL without user, host or absolute path",
+                "expected sftp://USER@HOST:PORT//absolute/path",
+            )  # fmt: skip
+        return SftpTarget(url.username, url.hostname, url.port or 22, url.path[1:])
+    match = re.fullmatch(r"sftp:([A-Za-z0-9._-]+)@([A-Za-z0-9.:-]+?):(/[^\s:]*)", repository)
+    if not match:
+        raise BackupConfigError(
+            "backupRepository",
+            repr(repository),
+            "expected sftp:USER@HOST:/absolute/path (or sftp://USER@HOST:PORT//path)",
+        )
+    return SftpTarget(match.group(1), match.group(2), 22, match.group(3))
+
+
+def _check_not_placeholder(target: SftpTarget) -> None:
+    """The committed stack files name documentation addresses (RFC 5737) until the operator sets theirs."""
+    try:
+        address = ipaddress.ip_address(target.host)
+    except ValueError:
+        return
+    if any(address in net for net in DOCUMENTATION_NETS):
+        raise BackupConfigError(
+            "backupRepository",
+            repr(target.host),
+            "that is a documentation placeholder: set your backup server's address",
+        )
+
+
+def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], production: bool) -> BackupSettings | None:
+    """None when no repository is set (refused in production)."""
+
+    def text(key: str, default: str = "") -> str:
+        raw = values.get(key, default)
+        if raw is None:
+            return ""
+        if not isinstance(raw, str):
+            raise BackupConfigError(key, repr(raw), "expected a string")
+        return raw.strip()
+
+    repository = text("backupRepository")
+    restore_from = text("restoreFrom") or None
+    if not repository:
+        if production:
+            raise BackupConfigError(
+                "backupRepository", "nothing",
+                "production keeps encrypted backups off the host: set an sftp: or rest: repository "
+                "(see README, Backups) and the secret backupPassword",
+            )  # fmt: skip
+        if restore_from:
+            raise BackupConfigError("restoreFrom", repr(restore_from), "a restore needs backupRepository")
+        for key in ("backupPassword", "backupSshKey", "backupSshHostKey"):
+            if text(key):
+                raise BackupConfigError(key, "(set)", "only used with backupRepository")
+        return None
+
+    sftp = None
+    if repository.startswith("sftp:"):
+        sftp = _sftp(repository)
+        _check_not_placeholder(sftp)
+    elif repository.startswith("rest:"):
+        url = urlsplit(repository[len("rest:") :])
+        if url.scheme != "https" or not url.hostname:
+            raise BackupConfigError(
+                "backupRepository", "a rest: repository", "expected rest:https://HOST/PATH (TLS only)"
+            )
+        if url.password and "backupRepository" not in secret_keys:
+            raise BackupConfigError(
+                "backupRepository", "credentials stored in clear",
+                "set it with `pulumi config set --secret backupRepository rest:https://USER:PASSWORD@HOST/PATH`",
+            )  # fmt: skip
+    else:
+        kind = repository.split(":", 1)[0] if ":" in repository else "a local path"
+        raise BackupConfigError(
+            "backupRepository", repr(kind),
+            "expected sftp:USER@HOST:/path or rest:https://HOST/path (a repository off this host)",
+        )  # fmt: skip
+
+    password = text("backupPassword")
+    if "backupPassword" not in secret_keys and password:
+        raise BackupConfigError(
+            "backupPassword", "a value stored in clear", "set it with `pulumi config set --secret backupPassword ...`"
+        )
+    if len(password) < MIN_PASSWORD:
+        raise BackupConfigError(
+            "backupPassword", "(secret) nothing or a short password",
+            f"the repository's password needs at least {MIN_PASSWORD} characters (keep a copy off the host: "
+            "without it no snapshot can ever be read)",
+        )  # fmt: skip
+
+    ssh_key = text("backupSshKey") or None
+    ssh_host_key = text("backupSshHostKey") or None
+    if sftp is not None:
+        if not ssh_key or "PRIVATE KEY" not in ssh_key or "backupSshKey" not in secret_keys:
+            raise BackupConfigError(
+                "backupSshKey", "(secret) nothing, not a private key, or stored in clear",
+                f"an sftp: repository needs the key that logs in as {sftp.user}: "
+                "`pulumi config set --secret backupSshKey < key`",
+            )  # fmt: skip
+        if not ssh_host_key:
+            raise BackupConfigError(
+                "backupSshHostKey",
+                "nothing",
+                f"pin the host key of {sftp.host} (its /etc/ssh/ssh_host_ed25519_key.pub)",
+            )
+        try:
+            # OpenSSH verifies this one (inside the restic image), which negotiates rsa-sha2 itself.
+            ssh_host_key = check_host_key(ssh_host_key, allow_rsa=True)
+        except HostKeyError as error:
+            raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
+    elif ssh_key or ssh_host_key:
+        raise BackupConfigError("backupSshKey" if ssh_key else "backupSshHostKey", "(set)", "only used with sftp:")
+
+    schedule = text("backupSchedule", "hourly")
+    if schedule not in SCHEDULE_WORDS and not SCHEDULE.match(schedule):
+        raise BackupConfigError(
+            "backupSchedule", repr(schedule),
+            f"expected {', '.join(SCHEDULE_WORDS)} or a systemd OnCalendar time such as '*:0/15' or '*-*-* 02:00'",
+        )  # fmt: skip
+
+    keep = {}
+    for period, default in KEEP_DEFAULTS.items():
+        key = f"backupKeep{period.capitalize()}"
+        count = values.get(key, default)
+        if isinstance(count, str) and count.strip().isdigit():
+            count = int(count)
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:
+            raise BackupConfigError(key, repr(count), "expected a whole number from 0 to 1000")
+        keep[period] = count
+    if not any(keep.values()):
+        raise BackupConfigError("backupKeepHourly", "0 for every period", "keep at least one snapshot")
+
+    if restore_from and not SNAPSHOT.match(restore_from):
+        raise BackupConfigError(
+            "restoreFrom", repr(restore_from), "expected latest or a snapshot id (8 or 64 hex digits)"
+        )
+
+    image = text("backupImageRepository", "restic/restic") or "restic/restic"
+    tag = text("backupImageTag", "0.18.0")
+    if not RESTIC_TAG.match(tag):
+        raise BackupConfigError("backupImageTag", repr(tag), "expected a restic release such as 0.18.0 (latest floats)")
+    digest = text("backupImageDigest")
+    if digest and not DIGEST.match(digest):
+        raise BackupConfigError(
+            "backupImageDigest", repr(digest), "expected sha256: followed by 64 lowercase hex digits"
+        )
+    image_ref = f"{image}:{tag}" + (f"@{digest}" if digest else "")
+
+    return BackupSettings(
+        repository=repository,
+        password=password,
+        sftp=sftp,
+        ssh_key=ssh_key,
+        ssh_host_key=ssh_host_key,
+        schedule=schedule,
+        keep=keep,
+        restore_from=restore_from,
+        image_ref=image_ref,
+    )
