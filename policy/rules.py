@@ -37,6 +37,8 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
 
@@ -529,6 +531,31 @@ def container_memory_limit(
     return []
 
 
+# --- backups-scheduled (a stack rule: it needs to see every resource) -------------------------------------
+
+BACKUP_TIMER = "pypiserver-backup.timer"
+
+
+def backups_scheduled(
+    resources: Sequence[tuple[str, str, Mapping[str, Any]]], config: Mapping[str, Any] | None = None
+) -> list[str]:
+    """A package store on a remote host has an off-host backup on a schedule: a step that enables the
+    backup timer (components/backup_scripts.py, `install`). `resources`: (type, name, inputs)."""
+    volumes = [name for kind, name, props in resources if kind == VOLUME and is_packages_volume(props, config)]
+    commands = [props for kind, _, props in resources if kind == REMOTE_COMMAND]
+    if not volumes or not commands:
+        return []  # nothing kept, or the local engine (dev): no systemd to run a timer
+    for props in commands:
+        create = props.get("create")
+        if create is UNKNOWN or (isinstance(create, str) and f"systemctl enable --now {BACKUP_TIMER}" in create):
+            return []
+    return [
+        f"{_label(VOLUME, volumes[0])} holds the packages on a remote host with no scheduled backup: a lost "
+        "host loses every package. Set backupRepository and the secrets backupPassword (and backupSshKey "
+        "with backupSshHostKey for sftp:): see README, Backups and restore"
+    ]
+
+
 # --- the policies ---------------------------------------------------------------------------------------
 
 
@@ -616,6 +643,30 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class StackRule:
+    """A rule over the whole stack (every resource at once)."""
+
+    name: str
+    description: str
+    check: Callable[..., list[str]]
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.config.items() if "default" in v}
+
+
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "backups-scheduled",
+        "A stack that keeps the package store on a remote host backs it up off the host on a schedule "
+        "(the backup timer is installed); production.json makes it mandatory, as the settings do.",
+        backups_scheduled,
+        next(rule.config for rule in RULES if rule.name == "package-volume-protected"),
+    ),
+)
+
+
 def plain(value: Any) -> Any:
     """The SDK's unknown-checking proxies as plain dicts and lists, unknown values as UNKNOWN."""
     if isinstance(value, Mapping):
@@ -660,4 +711,21 @@ def _policy(rule: Rule) -> ResourceValidationPolicy:
     )
 
 
-POLICIES: list[Policy] = [_policy(rule) for rule in RULES]
+def _stack_policy(rule: StackRule) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config = {**rule.defaults(), **dict(args.get_config() or {})}
+        resources = [(r.resource_type, r.name, plain(r.props)) for r in args.resources]
+        for message in rule.check(resources, config):
+            report_violation(message, None)
+
+    return StackValidationPolicy(
+        name=rule.name,
+        description=rule.description,
+        validate=validate,
+        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()})
+        if rule.config
+        else None,
+    )
+
+
+POLICIES: list[Policy] = [*(_policy(rule) for rule in RULES), *(_stack_policy(rule) for rule in STACK_RULES)]

@@ -55,8 +55,10 @@ IMAGE, VOLUME, CONTAINER = rules.IMAGE, rules.VOLUME, rules.CONTAINER
 DOCKER_PROVIDER, REMOTE_COMMAND = rules.DOCKER_PROVIDER, rules.REMOTE_COMMAND
 DIGEST = "sha256:" + "5e" * 32
 PINNED = {"imageDigest": DIGEST, "frontImageDigest": DIGEST, "backupImageDigest": DIGEST}
-NAMES = [rule.name for rule in rules.RULES]
-RULE = {rule.name: rule for rule in rules.RULES}
+RESOURCE_NAMES = [rule.name for rule in rules.RULES]
+STACK_NAMES = [rule.name for rule in rules.STACK_RULES]
+NAMES = RESOURCE_NAMES + STACK_NAMES
+RULE: dict[str, Any] = {rule.name: rule for rule in (*rules.RULES, *rules.STACK_RULES)}
 POLICY: dict[str, ResourceValidationPolicy] = {p.name: p for p in rules.POLICIES}
 LEVEL = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": proto.DISABLED}
 
@@ -92,7 +94,7 @@ def engine_config(path: Path | None) -> dict[str, tuple[str, dict[str, Any]]]:
     the pack's level (advisory) and its schema's defaults; then the file's "all" level; then per policy,
     a level string or an object of enforcementLevel and properties.
     """
-    result = {rule.name: ("advisory", rule.defaults()) for rule in rules.RULES}
+    result = {rule.name: ("advisory", rule.defaults()) for rule in (*rules.RULES, *rules.STACK_RULES)}
     given = json.loads(path.read_text()) if path else {}
     if isinstance(given.get("all"), str):
         result = {name: (given["all"], props) for name, (_, props) in result.items()}
@@ -131,7 +133,15 @@ def findings(d: Deployment, config_file: str | None) -> dict[tuple[str, str], li
             messages = rule.check(reg.type, reg.name, reg.plain, options(reg), config[rule.name][1])
             if messages:
                 found[(rule.name, reg.name)] = messages
+    for stack_rule in rules.STACK_RULES:
+        messages = stack_rule.check(stack_resources(d), config[stack_rule.name][1])
+        if messages:
+            found[(stack_rule.name, "stack")] = messages
     return found
+
+
+def stack_resources(d: Deployment) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(reg.type, reg.name, reg.plain) for reg in d.registrations]
 
 
 def changed(reg: Registration, change: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
@@ -553,10 +563,10 @@ SDK_CASES: dict[str, tuple[str, Callable[[dict[str, Any]], object]]] = {
 
 
 def test_every_policy_has_an_sdk_case():
-    assert set(SDK_CASES) == set(POLICY) == set(NAMES)
+    assert set(SDK_CASES) == set(RESOURCE_NAMES) and set(POLICY) == set(NAMES)
 
 
-@pytest.mark.parametrize("policy", NAMES)
+@pytest.mark.parametrize("policy", RESOURCE_NAMES)
 def test_each_policy_through_the_sdk(production, policy):
     config = engine_config(POLICY_DIR / "production.json")[policy][1]
     resource, change = SDK_CASES[policy]
@@ -587,7 +597,7 @@ def test_unknown_values_during_preview_are_skipped_not_reported(staging):
     inputs = inputs_with(
         reg, lambda i: i.update(image=UNKNOWN_STRING_VALUE, ports=UNKNOWN_ARRAY_VALUE, command=UNKNOWN_ARRAY_VALUE)
     )
-    for policy in NAMES:
+    for policy in RESOURCE_NAMES:
         assert validate(policy, sdk_args(reg, inputs)) == [], policy
     provider = staging.one(DOCKER_PROVIDER)
     unknown_opts = inputs_with(provider, lambda i: i.update(sshOpts=UNKNOWN_STRING_VALUE))
@@ -624,6 +634,18 @@ def diagnostics(servicer: _PolicyAnalyzerServicer, d: Deployment) -> list[tuple[
         )
         response = servicer.Analyze(request, None)
         found += [(diag.policyName, reg.name, diag.enforcementLevel, diag.message) for diag in response.diagnostics]
+    stack = servicer.AnalyzeStack(
+        proto.AnalyzeStackRequest(
+            resources=[
+                proto.AnalyzerResource(
+                    type=reg.type, urn=reg.urn, name=reg.name, properties=struct(reg.inputs), parent=reg.parent
+                )
+                for reg in d.registrations
+            ]
+        ),
+        None,
+    )
+    found += [(diag.policyName, "stack", diag.enforcementLevel, diag.message) for diag in stack.diagnostics]
     return found
 
 
@@ -687,7 +709,7 @@ def test_production_requires_digests_and_staging_does_not():
 
 
 def test_policies_are_named_uniquely_and_described():
-    assert len(NAMES) == len(set(NAMES)) == 7
+    assert len(NAMES) == len(set(NAMES)) == 8
     for policy in rules.POLICIES:
         assert policy.description and policy.enforcement_level is None, "the pack's default or the config decides"
 
@@ -713,7 +735,7 @@ def test_rules_import_without_starting_a_server():
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0 and result.stdout == "7\n", result.stderr[-2000:]
+    assert result.returncode == 0 and result.stdout == "8\n", result.stderr[-2000:]
 
 
 def test_pack_project_and_requirements():
@@ -772,3 +794,35 @@ def test_pack_serves_the_analyzer_protocol(staging):
         pack.terminate()
         pack.wait(timeout=30)
         watchdog.cancel()
+
+
+# --- backups-scheduled (a stack policy) -------------------------------------------------------------------
+
+
+def test_a_remote_package_store_without_scheduled_backups_is_reported(production, dev):
+    assert rules.backups_scheduled(stack_resources(production)) == []
+    assert rules.backups_scheduled(stack_resources(dev)) == [], "the local engine has no systemd timer to run"
+    unbacked = deploy("staging", backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None)
+    (message,) = rules.backups_scheduled(stack_resources(unbacked))
+    assert 'Volume "pypi-packages"' in message and "Set backupRepository" in message
+
+
+def test_backups_scheduled_through_the_sdk_and_the_production_analyzer(production):
+    unbacked = deploy("staging", backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None)
+    policy = POLICY["backups-scheduled"]
+    assert isinstance(policy, pulumi_policy.StackValidationPolicy)
+    config = engine_config(POLICY_DIR / "production.json")["backups-scheduled"][1]
+
+    def reported(d: Deployment) -> list[str]:
+        messages: list[str] = []
+        resources = [
+            pulumi_policy.PolicyResource(reg.type, reveal(reg.inputs), reg.urn, reg.name, None, None, None, [], {})
+            for reg in d.registrations
+        ]
+        policy.validate(pulumi_policy.StackValidationArgs(resources, config), lambda m, urn=None: messages.append(m))
+        return messages
+
+    assert reported(production) == []
+    assert len(reported(unbacked)) == 1
+    found = diagnostics(analyzer("production.json"), unbacked)
+    assert ("backups-scheduled", "stack", proto.MANDATORY) in {(p, n, level) for p, n, level, _ in found}
