@@ -43,7 +43,16 @@ def declare_indexer(
         depends_on=after,
         name=indexer_name(scope.settings),
         image=image.image_id,
-        entrypoints=["python3", "-c", inspect.getsource(static_index), STORE_DIR, INDEX_DIR],
+        entrypoints=[
+            "python3",
+            "-c",
+            inspect.getsource(static_index),
+            STORE_DIR,
+            INDEX_DIR,
+            # The largest upload the front server lets through, in bytes (Caddy's MB): uploads pause
+            # while the disk could not take one and keep its margin.
+            str(scope.settings.max_upload_mb * 1_000_000),
+        ],
         user="0:0",  # writes into the root-owned pages volume; holds no capability at all
         capabilities=NO_CAPABILITIES,
         network_mode="none",

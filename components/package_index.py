@@ -20,12 +20,13 @@ from .backup import declare_backup
 from .client_config import index_url, render_pip_conf, render_pypirc, render_uv_index, upload_url
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
-from .indexer import declare_indexer, indexer_name
+from .indexer import INDEX_DIR, declare_indexer, indexer_name
 from .pypiserver import declare_pypiserver
 from .scope import Scope
 from .settings import Settings
+from .static_index import DISK_REPORT
 from .store import declare_store
-from .supervision import declare_health_gate, declare_units
+from .supervision import declare_health_gate, declare_units, disk_line
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class PackageIndex(pulumi.ComponentResource):
     ca_certificate: pulumi.Output[str]
     container_name: pulumi.Output[str]
     packages_volume: pulumi.Output[str]
+    disk_free: pulumi.Output[str]
 
     def __init__(self, name: str, args: PackageIndexArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pypiserver:index:PackageIndex", name, None, opts)
@@ -61,7 +63,7 @@ class PackageIndex(pulumi.ComponentResource):
         restored = backup.ready if backup else []
         image = scope.image("image", settings.image_ref)
         backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
-        indexer = declare_indexer(scope, image, store, after=restored)
+        indexer = declare_indexer(scope, image, store, after=[*restored, backend.canary])
         front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
 
         containers = {
@@ -77,7 +79,11 @@ class PackageIndex(pulumi.ComponentResource):
             [front_name(settings), settings.container_name, indexer_name(settings)],
             [backend.container, front.container, indexer],
             after=gate_after,
+            disk_report=(front_name(settings), f"{INDEX_DIR}/{DISK_REPORT}"),
         )
+        # The store's free space as the deploy found it (the indexer's reading, which also decides
+        # when uploads pause): `pulumi stack output diskFree`.
+        self.disk_free = health.stdout.apply(disk_line)
         self.ca_certificate = declare_ca_output(scope, front, health)
 
         tls_ca_file = settings.tls == "internal"
@@ -98,5 +104,6 @@ class PackageIndex(pulumi.ComponentResource):
                 "ca_certificate": self.ca_certificate,
                 "container_name": self.container_name,
                 "packages_volume": self.packages_volume,
+                "disk_free": self.disk_free,
             }
         )

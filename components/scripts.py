@@ -222,7 +222,14 @@ def remove_units(containers: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def health_gate(domain: str, port: int, address: str, containers: list[str], timeout_seconds: int) -> str:
+def health_gate(
+    domain: str,
+    port: int,
+    address: str,
+    containers: list[str],
+    timeout_seconds: int,
+    disk_report: tuple[str, str] | None = None,
+) -> str:
     """Fail the deploy unless the index answers healthy through the front server's port in time.
 
     It connects to `address` (the host's own side of the published port) under the certificate's
@@ -233,6 +240,10 @@ def health_gate(domain: str, port: int, address: str, containers: list[str], tim
     host = f"[{domain}]" if ":" in domain else domain
     url = f"https://{host}:{port}{HEALTH_PATH}"
     resolve = shlex.quote(f"{host}:{port}:{address}")
+    # `disk_report`: (container, file) of the indexer's last disk reading: waited for, then the last line.
+    read_disk = shlex.join(["docker", "exec", *disk_report[:1], "cat", *disk_report[1:]]) if disk_report else ""
+    disk_check = f" && {read_disk} >/dev/null 2>&1" if disk_report else ""
+    disk_echo = f'\n    echo "disk: $({read_disk})"' if disk_report else ""
     diagnose = "\n".join(
         f"    docker inspect --format '{{{{.Name}}}}: {{{{.State.Status}}}}, exit code {{{{.State.ExitCode}}}}' {shlex.quote(c)} >&2 || true\n"
         f"    docker logs --tail 20 {shlex.quote(c)} >&2 || true"
@@ -242,8 +253,8 @@ def health_gate(domain: str, port: int, address: str, containers: list[str], tim
 set -eu
 deadline=$(( $(date +%s) + {timeout_seconds} ))
 while :; do
-  if curl -fsS -k -o /dev/null --max-time 3 --resolve {resolve} {shlex.quote(url)}; then
-    echo "healthy: {url}"
+  if curl -fsS -k -o /dev/null --max-time 3 --resolve {resolve} {shlex.quote(url)}{disk_check}; then
+    echo "healthy: {url}"{disk_echo}
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -259,3 +270,38 @@ done
 def read_file_in(container: str, path: str) -> str:
     """Print a file from a running container (e.g. the front server's public CA certificate)."""
     return f"docker exec {shlex.quote(container)} cat {shlex.quote(path)}\n"
+
+
+def canary(
+    image: str, args: list[str], mounts: list[tuple[str, str]], memory_mb: int, health: list[str], timeout_seconds: int
+) -> str:
+    """Start the new pypiserver beside the running one and wait for it to answer healthy.
+
+    Same image and arguments as the replacement will have, the same volumes read-only (`mounts`:
+    volume -> target), no network and no published port, as the service user, so nothing it does
+    can reach the store or a client. On failure: its last log lines, and a non-zero exit that stops
+    `pulumi up` before the running container is touched. The canary is always removed.
+    """
+    name = "pypiserver-canary"
+    run = ["docker", "run", "--detach", "--name", name, "--network", "none", "--user", "9898:9898"]
+    run += ["--memory", f"{memory_mb}m", "--security-opt", "no-new-privileges:true", "--cap-drop", "ALL"]
+    for volume, target in mounts:
+        run += ["--mount", f"type=volume,source={volume},target={target},readonly"]
+    run += [image, *args]
+    probe = shlex.join(["docker", "exec", name, *health])
+    return f"""set -eu
+docker rm -f {name} >/dev/null 2>&1 || true
+trap 'docker rm -f {name} >/dev/null 2>&1 || true' EXIT
+{shlex.join(run)} >/dev/null
+deadline=$(( $(date +%s) + {timeout_seconds} ))
+until {probe} >/dev/null 2>&1; do
+  if [ "$(docker inspect --format '{{{{.State.Running}}}}' {name} 2>/dev/null)" != true ] || [ "$(date +%s)" -ge "$deadline" ]; then
+    echo "the new pypiserver ({image}) did not answer healthy within {timeout_seconds} s beside the running one," >&2
+    echo "so nothing was replaced and the index keeps running as it was. The new one's last log lines:" >&2
+    docker logs --tail 40 {name} >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
+echo "canary healthy: {image}"
+"""

@@ -22,6 +22,20 @@ import time
 
 SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz", ".egg")
 FULL_RESCAN_SECONDS = 30.0
+# Uploads pause while the store's filesystem has less free space than the largest upload plus a
+# margin: 5 % of the filesystem, at least 1 GiB. An accepted upload then never leaves the disk with
+# less than that margin, which the journal, Docker, apt and the backup's cache keep working in.
+MARGIN_SHARE, MARGIN_MIN = 0.05, 1 << 30
+PAUSED_FLAG = ".uploads-paused"
+DISK_REPORT = ".disk"  # the last reading, whatever it says (the deploy's health gate reports it)
+
+
+def disk_report(free: int, total: int, upload_limit: int) -> tuple[bool, str]:
+    """(paused, the reason): pure, so the rule is tested without filling a disk."""
+    needed = upload_limit + max(int(total * MARGIN_SHARE), MARGIN_MIN)
+    gib = 1 << 30
+    text = f"{free / gib:.1f} GiB free of {total / gib:.1f} GiB; uploads need {needed / gib:.1f} GiB free"
+    return free < needed, text
 
 
 def normalize(name: str) -> str:
@@ -75,8 +89,11 @@ def _sha256(path: str) -> str:
 
 
 class Indexer:
-    def __init__(self, packages: str, output: str):
+    def __init__(self, packages: str, output: str, upload_limit: int = 0):
         self.packages = packages
+        self.output = output
+        self.upload_limit = upload_limit
+        self.paused: bool | None = None
         self.simple = os.path.join(output, "simple")
         self.cache_file = os.path.join(output, ".hashes.json")
         # file name -> [size, mtime_ns, sha256]; kept on disk so a restart does not re-hash the store
@@ -121,6 +138,21 @@ class Indexer:
         self.pages = found
         return written
 
+    def check_disk(self) -> bool:
+        """Pause or resume uploads (the front server answers 507 while the flag file exists)."""
+        st = os.statvfs(self.packages)
+        paused, text = disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
+        flag = os.path.join(self.output, PAUSED_FLAG)
+        _write(os.path.join(self.output, DISK_REPORT), ("uploads paused: " if paused else "") + text + "\n")
+        if paused:
+            _write(flag, text + "\n")
+        elif os.path.exists(flag):
+            os.remove(flag)
+        if paused != self.paused:
+            print(f"indexer: uploads {'paused' if paused else 'accepted'}: {text}", flush=True)
+            self.paused = paused
+        return paused
+
     def _page(self, project: str) -> str:
         return os.path.join(self.simple, project, "index.html")
 
@@ -134,12 +166,13 @@ class Indexer:
                 if written:
                     print(f"indexer: {len(self.pages)} projects, {written} pages written", flush=True)
                 last_mtime, last_full = mtime, now
+                self.check_disk()
             time.sleep(interval)
 
 
 def main(argv: list[str]) -> None:
     packages, output = argv[1], argv[2]
-    Indexer(packages, output).run()
+    Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0).run()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import pulumi
 import pulumi_docker as docker
+from pulumi_command import local, remote
 
 from . import scripts
 from .scope import Scope
@@ -29,16 +30,32 @@ def declare_units(scope: Scope, containers: Mapping[str, tuple[docker.Container,
 
 
 def declare_health_gate(
-    scope: Scope, diagnose: list[str], containers: list[docker.Container], after: list[pulumi.Resource]
-) -> pulumi.Resource:
-    """`diagnose`: the containers whose state and logs a failure shows, in that order."""
+    scope: Scope,
+    diagnose: list[str],
+    containers: list[docker.Container],
+    after: list[pulumi.Resource],
+    disk_report: tuple[str, str],
+) -> local.Command | remote.Command:
+    """`diagnose`: the containers whose state and logs a failure shows, in that order. `disk_report`:
+    (container, file) of the store's disk reading, which the gate's last line repeats."""
     settings = scope.settings
     return scope.step(
         "health",
         scripts.health_gate(
-            settings.domain, settings.https_port, scope.target.address, diagnose, settings.health_timeout_seconds
+            settings.domain,
+            settings.https_port,
+            scope.target.address,
+            diagnose,
+            settings.health_timeout_seconds,
+            disk_report,
         ),
         # A new container is checked again (a trigger replaces the step: create runs anew).
         triggers=[c.id for c in containers],
         depends_on=after,
     )
+
+
+def disk_line(stdout: str) -> str:
+    """The health gate's last line, `disk: <reading>`, without its label ("" before a deploy)."""
+    last = stdout.strip().splitlines()[-1] if stdout.strip() else ""
+    return last.removeprefix("disk: ") if last.startswith("disk: ") else ""

@@ -78,6 +78,33 @@ def http_get(
         return Response(error.code, error.read())
 
 
+def upload(
+    upload_url: str, wheel: Path, user: str, password: str, timeout: float = 60, ca: Path | None = None
+) -> Response:
+    """The upload twine makes (multipart, `:action=file_upload`), in-process: cheap enough to repeat."""
+    boundary = "pypi-index-upload-boundary"
+    fields = [
+        (":action", None, b"file_upload"),
+        ("protocol_version", None, b"1"),
+        ("content", wheel.name, wheel.read_bytes()),
+    ]
+    body = b""
+    for name, filename, data in fields:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(upload_url, data=body, method="POST")
+    request.add_header("Content-Type", f"multipart/form-data; boundary={boundary}")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
+            return Response(reply.status, reply.read())
+    except urllib.error.HTTPError as error:
+        return Response(error.code, error.read())
+
+
 def wait_healthy(base_url: str, timeout: float = 60, ca: Path | None = None) -> float:
     """Seconds until GET /health answers 200 (raises on timeout)."""
     start = time.monotonic()

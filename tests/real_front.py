@@ -39,6 +39,8 @@ class RunningFront:
     process: subprocess.Popen
     admin_port: int
     root: Path
+    indexer: Indexer
+    """The indexer thread's own object (its upload limit decides when uploads pause)."""
 
     def reload(self, text: str, backend_port: int, https_port: int, http_port: int) -> None:
         self.caddyfile.write_text(localize(text, self.root, backend_port, https_port, http_port, self.admin_port))
@@ -78,7 +80,7 @@ def running_front(text: str, root: Path, packages: Path, backend_port: int, http
             wait_healthy(url, timeout=30, ca=ca)
         except (TimeoutError, subprocess.TimeoutExpired):
             raise AssertionError(f"caddy did not start:\n{(root / 'caddy.log').read_text()[-3000:]}") from None
-        yield RunningFront(url, ca, config, process, admin_port, root)
+        yield RunningFront(url, ca, config, process, admin_port, root, indexer)
     finally:
         process.terminate()
         process.wait(timeout=10)

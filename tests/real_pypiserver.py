@@ -48,6 +48,21 @@ class RunningIndex:
     htpasswd: Path
     process: subprocess.Popen
     log: Path
+    command: list[str]
+    workdir: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def start(self) -> None:
+        """Start it again with the same command (after `stop`)."""
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(self.command, cwd=self.workdir, stdout=sink, stderr=subprocess.STDOUT)
 
 
 def localize(args: list[str], packages: Path, htpasswd: Path, port: int) -> list[str]:
@@ -77,15 +92,12 @@ def running_index(
     with log.open("wb") as sink:
         process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    index = RunningIndex(url, port, packages, htpasswd, process, log, command, workdir)
     try:
         try:
             wait_healthy(url, timeout=30)
         except TimeoutError:
             raise AssertionError(f"pypiserver did not start: {command}\n{log.read_text()[-2000:]}") from None
-        yield RunningIndex(url, port, packages, htpasswd, process, log)
+        yield index
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        index.stop()

@@ -69,7 +69,12 @@ def test_dev_runs_on_the_local_engine_without_ssh_or_systemd(dev):
     provider = dev.one(DOCKER_PROVIDER)
     assert "host" not in provider.plain or not provider.plain["host"], provider.plain
     assert not dev.of_type(REMOTE_COMMAND), "dev needs no SSH"
-    assert sorted(c.name for c in dev.of_type(LOCAL_COMMAND)) == ["pypi-ca", "pypi-caddyfile", "pypi-health"]
+    assert sorted(c.name for c in dev.of_type(LOCAL_COMMAND)) == [
+        "pypi-ca",
+        "pypi-caddyfile",
+        "pypi-canary",
+        "pypi-health",
+    ]
     for c in dev.of_type(CONTAINER):
         assert c.plain["restart"] == "unless-stopped", f"{c.name}: without systemd, Docker supervises"
     front = dev.named("pypi-front").plain
@@ -112,7 +117,7 @@ def test_every_remote_command_verifies_the_host_key(stack):
     commands = d.of_type(REMOTE_COMMAND)
     assert {c.name for c in commands} == {
         "host-guard", "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
-        "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units",
+        "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units", "pypi-canary",
     }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
@@ -209,7 +214,8 @@ def test_indexer_container_inputs(staging):
     assert indexer["entrypoints"][:2] == ["python3", "-c"] and indexer["entrypoints"][3:] == [
         "/srv/packages",
         "/srv/index",
-    ]
+        str(1024 * 1_000_000),
+    ], "the largest upload, in bytes: uploads pause while the disk could not take one"
     assert "class Indexer" in indexer["entrypoints"][2]
     mounts = {m["target"]: m for m in indexer["mounts"]}
     assert mounts["/srv/packages"]["readOnly"] is True and mounts["/srv/packages"]["source"] == "pypiserver-packages"
@@ -431,3 +437,23 @@ def test_a_restore_fills_the_store_before_any_container_starts():
     for container in ("pypi-container", "pypi-front", "pypi-indexer"):
         assert depends_on(d, container, "pypi-restore"), f"{container} would start on an empty store"
     assert "pypi-restore" not in {r.name for r in deploy("production").registrations}
+
+
+def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(staging):
+    canary = staging.named("pypi-canary").plain
+    container = staging.named("pypi-container").plain
+    assert depends_on(staging, "pypi-container", "pypi-canary"), "the running container is touched only after"
+    assert canary["triggers"] == [container["image"], json.dumps(container["command"])]
+    script = canary["create"]
+    assert "--network none" in script and "--user 9898:9898" in script and "-p " not in script
+    assert "source=pypiserver-packages,target=/data/packages,readonly" in script
+    assert "source=pypiserver-auth,target=/data/auth,readonly" in script
+    assert "pypiserver/pypiserver:v2.4.1 run --port 8080" in script
+    assert "docker logs --tail 40 pypiserver-canary" in script
+    upgraded = deploy("staging", imageTag="v2.4.2").named("pypi-canary").plain
+    assert upgraded["triggers"] != canary["triggers"], "a new image runs the canary again"
+
+
+def test_everything_that_runs_the_new_image_waits_for_the_canary(staging):
+    for container in ("pypi-container", "pypi-indexer"):
+        assert depends_on(staging, container, "pypi-canary"), f"{container} would run a release that cannot start"

@@ -4,6 +4,8 @@ arguments, htpasswd file and Caddyfile the program produces, driven by twine, pi
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -11,7 +13,7 @@ from real_front import RunningFront, running_front
 from test_program import PASSWORDS, deploy
 
 from host.machine import free_port
-from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
+from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from real_pypiserver import RunningIndex, running_index
 from recorded import Deployment, reveal
 
@@ -186,3 +188,46 @@ def test_upload_without_a_length_is_refused_before_pypiserver(stack):
     )  # fmt: skip
     assert conn.getresponse().status == 411
     assert not (stack.backend.packages / "chunked-1.0.tar.gz").exists()
+
+
+def test_uploads_pause_while_the_disk_is_nearly_full(stack, tmp_path):
+    """The indexer raises the pause flag when the disk could not take the largest upload and keep its
+    margin; the front server then answers 507 before a byte is stored."""
+    indexer = stack.front.indexer
+    wheel = make_wheel(tmp_path, "while-full", "1.0.0")
+    try:
+        indexer.upload_limit = 1 << 60  # more than any disk has: "nearly full" on every machine
+        assert indexer.check_disk()
+        reply = upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca)
+        assert reply.status == 507 and b"disk is nearly full" in reply.body, reply
+        assert not (stack.backend.packages / wheel.name).exists()
+        assert stack.get("/simple/", USER, PASSWORD).status == 200, "downloads and pages go on"
+    finally:
+        indexer.upload_limit = 0
+        paused = indexer.check_disk()
+    if not paused:  # this machine's disk has room: uploads resume
+        assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status == 200
+
+
+def test_a_request_for_pypiserver_waits_while_it_is_away(stack, tmp_path):
+    """Caddy retries failed dials (caddyfile.BACKEND_WAIT): while pypiserver is replaced or restarts,
+    requests for it (uploads, /health, unknown pages) are held, not failed. Runs last: it restarts
+    the module's pypiserver."""
+    stack.backend.stop()
+    result: dict = {}
+
+    def ask() -> None:
+        started = time.monotonic()
+        result["reply"] = stack.get("/health")
+        result["waited"] = time.monotonic() - started
+
+    waiting = threading.Thread(target=ask)
+    waiting.start()
+    time.sleep(3)
+    assert waiting.is_alive(), f"answered while pypiserver was down: {result}"
+    stack.backend.start()
+    waiting.join(timeout=40)
+    assert result["reply"].status == 200 and result["reply"].body == b"Ok", result
+    assert result["waited"] >= 3, result
+    wheel = make_wheel(tmp_path, "after-the-wait", "1.0.0")
+    assert twine_upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).returncode == 0

@@ -42,12 +42,14 @@ SCRIPTS = sent_scripts()
 def test_the_program_sends_the_scripts_we_check():
     assert set(SCRIPTS) == {
         "dev:pypi-caddyfile:create",
+        "dev:pypi-canary:create",
         "dev:pypi-health:create",
         "dev:pypi-ca:create",
         "production:host-guard:create",
         "production:host-guard:update",
         "production:host-guard:delete",
         "production:docker-bootstrap:create",
+        "production:pypi-canary:create",
         "production:pypi-backup-secrets:create",
         "production:pypi-backup-repository:create",
         "production:pypi-backup-units:create",

