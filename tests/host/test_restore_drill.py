@@ -38,7 +38,15 @@ def config(host: TestHost, backups: dict, **changes) -> dict:
 def deploy(host: TestHost, stack_config_: dict) -> Applier:
     applier = Applier(host.private_key_path)
     applier.up(run_program("production", stack_config_))
+    report_engine(applier, host)
     return applier
+
+
+def report_engine(applier: Applier, host: TestHost) -> None:
+    """The bootstrap's last line, `ENGINE docker <version> API <api>`, for the CI summary."""
+    report = applier.outputs("docker-bootstrap")["stdout"].splitlines()[-1]
+    assert report.startswith("ENGINE docker "), report
+    figure(f"{report} (Debian {host.suite} host, restore drill)")
 
 
 def sha256(path: Path) -> str:
@@ -85,6 +93,7 @@ def test_restore_drill(host_images: Images, backup_server: BackupServer, tmp_pat
         started = time.monotonic()
         applier_c.up(run_program("production", stack_c))
         wait_healthy(url_c, timeout=120, ca=ca)
+        report_engine(applier_c, host_c)
         for name in sorted({name for name, _ in PROJECTS}):
             wait_until(f"{name} installable from host C", lambda n=name: installable(url_c, ca, tmp_path, n), 120, 1)
         rto = time.monotonic() - started
