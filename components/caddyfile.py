@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from .server_args import HEALTH_PATH, PORT
 from .settings import Settings
-from .static_index import PAUSED_FLAG
+from .static_index import METADATA_DIR, PAUSED_FLAG
 
 CONFIG_DIR = "/etc/caddy"
 CADDYFILE = f"{CONFIG_DIR}/Caddyfile"
@@ -29,6 +29,9 @@ PAGES_ROOT = "/srv/index"  # the indexer's pages: /simple/<name>/ -> /srv/index/
 DATA_DIR = "/data"  # certificates, the internal CA and ACME accounts: a volume, kept across replacements
 CA_CERT = f"{DATA_DIR}/caddy/pki/authorities/local/root.crt"
 BACKEND = f"pypiserver:{PORT}"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+# The JSON type in Accept, unless its weight is q=0 (a client that refuses it).
+JSON_ACCEPTED = r"application/vnd\.pypi\.simple\.v1\+json(\s*;\s*q=(0?\.0*[1-9]|1))?\s*(,|$)"
 INNER_HTTP, INNER_HTTPS = 80, 443
 # How long a request for pypiserver waits while it is away (replaced by an upgrade, restarting): Caddy
 # retries only failed dials (nothing was sent upstream yet), so uploads are held as safely as pages.
@@ -104,6 +107,19 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         *_proxy("\t\t"),
         "\t}",
         "",
+        # PEP 658/714: a wheel's core metadata at <file URL>.metadata, which the indexer extracted
+        # into the pages volume; protected like the file itself.
+        "\t@metadata {",
+        "\t\tmethod GET HEAD",
+        "\t\tpath_regexp metadata ^/packages/([^/]+\\.metadata)$",
+        "\t}",
+        "\thandle @metadata {",
+        *(_auth("", hashes) if "download" in protect else []),
+        f"\t\troot * {PAGES_ROOT}/{METADATA_DIR}",
+        "\t\trewrite * /{re.metadata.1}",
+        "\t\tfile_server",
+        "\t}",
+        "",
         "\t@download {",
         "\t\tmethod GET HEAD",
         "\t\tpath_regexp ^/packages/[^/]+$",
@@ -114,6 +130,26 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\tfile_server {",
         "\t\t\thide .*",
         "\t\t}",
+        "\t}",
+        "",
+        # PEP 691: the same URLs answer JSON to clients that ask for it (pip 22.2+, uv), HTML to the
+        # rest; caches must keep them apart (Vary: Accept).
+        "\t@page_json {",
+        "\t\tmethod GET HEAD",
+        "\t\tpath /simple/*",
+        f"\t\theader_regexp Accept {JSON_ACCEPTED}",
+        "\t\tfile {",
+        f"\t\t\troot {PAGES_ROOT}",
+        "\t\t\ttry_files {path}index.json",
+        "\t\t}",
+        "\t}",
+        "\thandle @page_json {",
+        *(_auth("", hashes) if "list" in protect else []),
+        f"\t\troot * {PAGES_ROOT}",
+        "\t\trewrite * {file_match.relative}",
+        f'\t\theader Content-Type "{JSON_TYPE}"',
+        "\t\theader Vary Accept",
+        "\t\tfile_server",
         "\t}",
         "",
         "\t@page {",
@@ -127,6 +163,7 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\thandle @page {",
         *(_auth("", hashes) if "list" in protect else []),
         f"\t\troot * {PAGES_ROOT}",
+        "\t\theader Vary Accept",
         "\t\tfile_server",
         "\t}",
         "",

@@ -1,4 +1,8 @@
-"""The indexer: static PEP 503 pages for the package folder, kept in step with it.
+"""The indexer: static simple-API pages for the package folder, kept in step with it.
+
+Every page exists as HTML (PEP 503, with PEP 629's repository version) and as JSON (PEP 691, with
+PEP 700's versions, sizes and upload times), and every wheel's core metadata is extracted next to it
+(PEP 658/714: resolvers read it instead of downloading the wheel), with each file's Requires-Python.
 
 pypiserver renders `/simple/<name>/` by normalising the requested name against every file in the
 store, on every request (~100 pages/s at 10,000 files). These pages are written once per change and
@@ -12,6 +16,8 @@ Known limit: only the top level of the folder is indexed (where pypiserver store
 
 from __future__ import annotations
 
+import contextlib
+import email.parser
 import hashlib
 import html
 import json
@@ -19,8 +25,15 @@ import os
 import re
 import sys
 import time
+import zipfile
 
 SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz", ".egg")
+API_VERSION = "1.1"  # PEP 700's additions to PEP 691
+# pypiserver writes an upload in place, not by rename, and the folder's mtime changes when the file
+# appears, not as it grows: a file is listed once it has not changed for this long, so no page ever
+# names a half-written file (with the hash of half of it).
+SETTLE_SECONDS = 1.0
+METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
 FULL_RESCAN_SECONDS = 30.0
 # Uploads pause while the store's filesystem has less free space than the largest upload plus a
 # margin: 5 % of the filesystem, at least 1 GiB. An accepted upload then never leaves the disk with
@@ -55,21 +68,100 @@ def project_of(filename: str) -> str | None:
     return normalize(stem.rsplit("-", 1)[0])
 
 
+def version_of(filename: str) -> str | None:
+    """The version a distribution file carries in its name (wheel: the second field)."""
+    if filename.endswith((".whl", ".egg")):
+        parts = filename.split("-")
+        return parts[1] if len(parts) > 2 else None
+    stem = next((filename[: -len(s)] for s in SUFFIXES if filename.endswith(s)), None)
+    return stem.rsplit("-", 1)[1] if stem and "-" in stem else None
+
+
+def wheel_metadata(path: str) -> bytes | None:
+    """A wheel's `*.dist-info/METADATA` (what PEP 658 serves), or None if it has none."""
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            members = [n for n in wheel.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+            return wheel.read(members[0]) if len(members) == 1 else None
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return None
+
+
+def requires_python(metadata: bytes | None) -> str | None:
+    if not metadata:
+        return None
+    value = email.parser.BytesParser().parsebytes(metadata, headersonly=True).get("Requires-Python")
+    return str(value).strip() or None if value is not None else None
+
+
+def upload_time(mtime_ns: int) -> str:
+    """PEP 700's ISO 8601 form, UTC, with microseconds."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mtime_ns // 1_000_000_000)) + (
+        f".{(mtime_ns // 1000) % 1_000_000:06d}Z"
+    )
+
+
 def render_root(projects: list[str]) -> str:
     links = "".join(f'    <a href="{p}/">{p}</a><br>\n' for p in sorted(projects))
-    return f"<!DOCTYPE html>\n<html>\n  <head><title>Simple index</title></head>\n  <body>\n{links}  </body>\n</html>\n"
+    return (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        "    <title>Simple index</title>\n  </head>\n"
+        f"  <body>\n{links}  </body>\n</html>\n"
+    )
 
 
-def render_project(project: str, files: dict[str, str]) -> str:
-    """`files`: file name -> sha256 hex. Links go to /packages/<file>, served from the volume."""
+def render_root_json(projects: list[str]) -> str:
+    return json.dumps({"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]})
+
+
+def _attributes(info: dict) -> str:
+    extra = ""
+    if info.get("requires_python"):
+        extra += f' data-requires-python="{html.escape(info["requires_python"], quote=True)}"'
+    if info.get("metadata_sha256"):
+        # PEP 714's name, and PEP 658's for the clients that only know that one.
+        value = f"sha256={info['metadata_sha256']}"
+        extra += f' data-dist-info-metadata="{value}" data-core-metadata="{value}"'
+    return extra
+
+
+def render_project(project: str, files: dict[str, dict]) -> str:
+    """`files`: file name -> {sha256, size, mtime_ns, requires_python, metadata_sha256}. Links go to
+    /packages/<file>, served from the volume."""
     links = "".join(
-        f'    <a href="../../packages/{html.escape(name)}#sha256={digest}">{html.escape(name)}</a><br>\n'
-        for name, digest in sorted(files.items())
+        f'    <a href="../../packages/{html.escape(name)}#sha256={info["sha256"]}"{_attributes(info)}>'
+        f"{html.escape(name)}</a><br>\n"
+        for name, info in sorted(files.items())
     )
     return (
-        f"<!DOCTYPE html>\n<html>\n  <head><title>Links for {project}</title></head>\n"
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f"    <title>Links for {project}</title>\n  </head>\n"
         f"  <body>\n    <h1>Links for {project}</h1>\n{links}  </body>\n</html>\n"
     )
+
+
+def render_project_json(project: str, files: dict[str, dict]) -> str:
+    """PEP 691's project page with PEP 700's `versions`, `size` and `upload-time`."""
+    entries = []
+    for name, info in sorted(files.items()):
+        metadata = {"sha256": info["metadata_sha256"]} if info.get("metadata_sha256") else False
+        entries.append(
+            {
+                "filename": name,
+                "url": f"../../packages/{name}",
+                "hashes": {"sha256": info["sha256"]},
+                "requires-python": info.get("requires_python"),
+                "core-metadata": metadata,
+                "dist-info-metadata": metadata,
+                "size": info["size"],
+                "upload-time": upload_time(info["mtime_ns"]),
+                "yanked": False,
+            }
+        )
+    versions = sorted({v for v in (version_of(name) for name in files) if v})
+    return json.dumps({"meta": {"api-version": API_VERSION}, "name": project, "versions": versions, "files": entries})
 
 
 def _write(path: str, text: str) -> None:
@@ -78,6 +170,14 @@ def _write(path: str, text: str) -> None:
     with open(staged, "w", encoding="utf-8") as out:
         out.write(text)
     os.replace(staged, path)  # readers see the old page or the new one, never half of one
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    staged = f"{path}.{os.getpid()}.tmp"
+    with open(staged, "wb") as out:
+        out.write(data)
+    os.replace(staged, path)
 
 
 def _sha256(path: str) -> str:
@@ -95,45 +195,71 @@ class Indexer:
         self.upload_limit = upload_limit
         self.paused: bool | None = None
         self.simple = os.path.join(output, "simple")
-        self.cache_file = os.path.join(output, ".hashes.json")
-        # file name -> [size, mtime_ns, sha256]; kept on disk so a restart does not re-hash the store
-        self.hashes: dict[str, list] = {}
+        self.metadata = os.path.join(output, METADATA_DIR)
+        self.cache_file = os.path.join(output, ".files.json")
+        # file name -> what its pages say of it; kept on disk so a restart re-reads no file
+        self.files: dict[str, dict] = {}
         if os.path.exists(self.cache_file):
             with open(self.cache_file, encoding="utf-8") as source:
-                self.hashes = json.load(source)
-        self.pages: dict[str, dict[str, str]] = {}
+                self.files = json.load(source)
+        self.pages: dict[str, dict[str, dict]] = {}
+        self.unsettled = False
+        """A file was still being written at the last scan: scan again soon."""
+
+    def _describe(self, entry: os.DirEntry) -> dict:
+        """Hash, size and time of a file; for a wheel, its core metadata, written beside the pages."""
+        stat = entry.stat()
+        known = self.files.get(entry.name)
+        if isinstance(known, dict) and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns:
+            return known
+        info = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(entry.path)}
+        metadata = wheel_metadata(entry.path) if entry.name.endswith(".whl") else None
+        if metadata is not None:
+            _write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
+            info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
+        info["requires_python"] = requires_python(metadata)
+        return info
 
     def scan(self) -> int:
-        """Bring the pages in step with the folder; return how many pages were written."""
-        found: dict[str, dict[str, str]] = {}
-        seen = {}
+        """Bring the pages in step with the folder; return how many pages were written.
+
+        A file's metadata is written before any page names it, and a page before the root lists it.
+        """
+        found: dict[str, dict[str, dict]] = {}
+        seen: dict[str, dict] = {}
+        self.unsettled = False
+        now = time.time()
         with os.scandir(self.packages) as entries:
             for entry in entries:
                 project = project_of(entry.name)
                 if project is None or not entry.is_file():
                     continue
-                stat = entry.stat()
-                known = self.hashes.get(entry.name)
-                if not known or known[0] != stat.st_size or known[1] != stat.st_mtime_ns:
-                    known = [stat.st_size, stat.st_mtime_ns, _sha256(entry.path)]
-                seen[entry.name] = known
-                found.setdefault(project, {})[entry.name] = known[2]
+                if now - entry.stat().st_mtime < SETTLE_SECONDS:
+                    self.unsettled = True
+                    continue
+                seen[entry.name] = self._describe(entry)
+                found.setdefault(project, {})[entry.name] = seen[entry.name]
         written = 0
         for project, files in found.items():
             if self.pages.get(project) != files or not os.path.exists(self._page(project)):
+                _write(self._page(project, "json"), render_project_json(project, files))
                 _write(self._page(project), render_project(project, files))
                 written += 1
         for project in set(self.pages) - set(found):
-            try:
-                os.remove(self._page(project))
+            for kind in ("json", "html"):
+                with contextlib.suppress(OSError):
+                    os.remove(self._page(project, kind))
+            with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(self._page(project)))
-            except OSError:
-                pass
+        for name in set(self.files) - set(seen):
+            with contextlib.suppress(OSError):
+                os.remove(os.path.join(self.metadata, name + ".metadata"))
         if set(found) != set(self.pages) or not os.path.exists(os.path.join(self.simple, "index.html")):
+            _write(os.path.join(self.simple, "index.json"), render_root_json(list(found)))
             _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
             written += 1
-        if seen != self.hashes:
-            self.hashes = seen
+        if seen != self.files:
+            self.files = seen
             _write(self.cache_file, json.dumps(seen))
         self.pages = found
         return written
@@ -153,15 +279,15 @@ class Indexer:
             self.paused = paused
         return paused
 
-    def _page(self, project: str) -> str:
-        return os.path.join(self.simple, project, "index.html")
+    def _page(self, project: str, kind: str = "html") -> str:
+        return os.path.join(self.simple, project, f"index.{kind}")
 
     def run(self, interval: float = 0.5) -> None:
         last_mtime, last_full = -1, 0.0
         while True:
             mtime = os.stat(self.packages).st_mtime_ns
             now = time.monotonic()
-            if mtime != last_mtime or now - last_full > FULL_RESCAN_SECONDS:
+            if mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
                 written = self.scan()
                 if written:
                     print(f"indexer: {len(self.pages)} projects, {written} pages written", flush=True)

@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
@@ -32,7 +32,7 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(directory: Path, name: str, version: str, size: int = 0) -> Path:
+def make_wheel(directory: Path, name: str, version: str, size: int = 0, requires_python: str | None = None) -> Path:
     """A real, installable pure-Python wheel (PEP 427), built here so tests need no build backend.
 
     `size` pads it with incompressible bytes, for upload-size tests.
@@ -41,7 +41,10 @@ def make_wheel(directory: Path, name: str, version: str, size: int = 0) -> Path:
     dist_info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n".encode(),
+        f"{dist_info}/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n"
+            + (f"Requires-Python: {requires_python}\n" if requires_python else "")
+        ).encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: pypi-index-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     if size:
@@ -60,22 +63,35 @@ def make_wheel(directory: Path, name: str, version: str, size: int = 0) -> Path:
 class Response:
     status: int
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def http_get(
-    url: str, user: str | None = None, password: str | None = None, timeout: float = 10, ca: Path | None = None
+    url: str,
+    user: str | None = None,
+    password: str | None = None,
+    timeout: float = 10,
+    ca: Path | None = None,
+    accept: str | None = None,
 ) -> Response:
-    """GET with optional basic auth; HTTPS is verified against `ca` (or the system's CAs)."""
+    """GET with optional basic auth and Accept; HTTPS is verified against `ca` (or the system's CAs)."""
     request = urllib.request.Request(url)
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
     if user is not None:
         token = base64.b64encode(f"{user}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
+    if accept is not None:
+        request.add_header("Accept", accept)
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
-            return Response(reply.status, reply.read())
+            return Response(reply.status, reply.read(), _headers(reply.headers))
     except urllib.error.HTTPError as error:
-        return Response(error.code, error.read())
+        return Response(error.code, error.read(), _headers(error.headers))
+
+
+def _headers(message) -> dict[str, str]:
+    """Header -> value, repeated headers joined as one list (`Vary: Accept` + `Vary: Accept-Encoding`)."""
+    return {key: ", ".join(message.get_all(key)) for key in set(message.keys())}
 
 
 def upload(

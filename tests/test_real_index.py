@@ -4,16 +4,24 @@ arguments, htpasswd file and Caddyfile the program produces, driven by twine, pi
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from real_front import RunningFront, running_front
 from test_program import PASSWORDS, deploy
 
 from host.machine import free_port
-from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
+from index_client import client_env, http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from real_pypiserver import RunningIndex, running_index
 from recorded import Deployment, reveal
 
@@ -188,6 +196,113 @@ def test_upload_without_a_length_is_refused_before_pypiserver(stack):
     )  # fmt: skip
     assert conn.getresponse().status == 411
     assert not (stack.backend.packages / "chunked-1.0.tar.gz").exists()
+
+
+PIP_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
+
+
+def wait_listed(stack: Stack, project: str, filename: str) -> None:
+    """Until the indexer's own page lists the file (before that, pypiserver answers for the project)."""
+    page = stack.front.root / "index" / "simple" / project / "index.html"
+    wait_until_true(lambda: page.exists() and filename in page.read_text())
+
+
+def wait_until_true(probe, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not probe():
+        assert time.monotonic() < deadline, "the indexer did not write the page in time"
+        time.sleep(0.2)
+
+
+def test_the_same_urls_answer_pep_691_json_to_clients_that_ask(stack, uploaded):
+    wait_listed(stack, "team-tool", uploaded.name)
+    reply = http_get(stack.url("/simple/team-tool/"), USER, PASSWORD, ca=stack.front.ca, accept=PIP_ACCEPT)
+    assert reply.status == 200 and reply.headers["Content-Type"] == "application/vnd.pypi.simple.v1+json"
+    assert "Accept" in reply.headers["Vary"].split(", ")
+    page = json.loads(reply.body)
+    assert page["meta"] == {"api-version": "1.1"} and page["name"] == "team-tool" and page["versions"] == ["1.0.0"]
+    (entry,) = page["files"]
+    assert entry["filename"] == uploaded.name and entry["url"] == f"../../packages/{uploaded.name}"
+    assert entry["hashes"] == {"sha256": hashlib.sha256(uploaded.read_bytes()).hexdigest()}
+    assert entry["size"] == uploaded.stat().st_size and re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", entry["upload-time"]
+    )
+    assert entry["core-metadata"] == entry["dist-info-metadata"] and entry["yanked"] is False
+    root = json.loads(http_get(stack.url("/simple/"), USER, PASSWORD, ca=stack.front.ca, accept=PIP_ACCEPT).body)
+    assert {"name": "team-tool"} in root["projects"] and root["meta"]["api-version"] == "1.1"
+    html_page = stack.get("/simple/team-tool/", USER, PASSWORD)
+    assert b'<meta name="pypi:repository-version" content="1.1">' in html_page.body
+    assert "Accept" in html_page.headers["Vary"].split(", ") and html_page.headers["Content-Type"].startswith(
+        "text/html"
+    )
+    refused = http_get(
+        stack.url("/simple/team-tool/"), USER, "wrong-password-123", ca=stack.front.ca, accept=PIP_ACCEPT
+    )
+    assert refused.status == 401, "the JSON pages are protected like the HTML ones"
+
+
+def test_core_metadata_is_served_beside_each_wheel_and_advertised_with_its_hash(stack, uploaded):
+    wait_listed(stack, "team-tool", uploaded.name)
+    page = json.loads(
+        http_get(stack.url("/simple/team-tool/"), USER, PASSWORD, ca=stack.front.ca, accept=PIP_ACCEPT).body
+    )
+    advertised = page["files"][0]["core-metadata"]["sha256"]
+    metadata = stack.get(f"/packages/{uploaded.name}.metadata", USER, PASSWORD)
+    with zipfile.ZipFile(uploaded) as wheel:
+        expected = wheel.read("team_tool-1.0.0.dist-info/METADATA")
+    assert metadata.status == 200 and metadata.body == expected
+    assert hashlib.sha256(metadata.body).hexdigest() == advertised
+    html_page = stack.get("/simple/team-tool/", USER, PASSWORD).body.decode()
+    assert f'data-core-metadata="sha256={advertised}"' in html_page
+    assert f'data-dist-info-metadata="sha256={advertised}"' in html_page
+    assert stack.get(f"/packages/{uploaded.name}.metadata", USER, "wrong-password-123").status == 401
+
+
+def test_pip_resolves_from_the_metadata_without_downloading_the_wheel(stack, uploaded, tmp_path):
+    """The wheel in the store is swapped for garbage of the same size and time (the indexer sees no
+    change): a resolver that fetched it would fail its hash check; pip reads the metadata instead."""
+    wait_listed(stack, "team-tool", uploaded.name)
+    stored = stack.backend.packages / uploaded.name
+    original, stat = stored.read_bytes(), stored.stat()
+    try:
+        stored.write_bytes(os.urandom(len(original)))
+        os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        result = pip_report(stack, tmp_path, "team-tool")
+        assert result.returncode == 0, result.stdout + result.stderr
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert [item["metadata"]["version"] for item in report["install"]] == ["1.0.0"]
+    finally:
+        stored.write_bytes(original)
+        os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_requires_python_is_advertised_and_honoured_before_any_download(stack, tmp_path):
+    wheel = make_wheel(tmp_path, "future-tool", "1.0.0", requires_python=">=3.99,<4")
+    assert twine_upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).returncode == 0
+    wait_listed(stack, "future-tool", wheel.name)
+    assert b'data-requires-python="&gt;=3.99,&lt;4"' in stack.get("/simple/future-tool/", USER, PASSWORD).body
+    page = json.loads(
+        http_get(stack.url("/simple/future-tool/"), USER, PASSWORD, ca=stack.front.ca, accept=PIP_ACCEPT).body
+    )
+    assert page["files"][0]["requires-python"] == ">=3.99,<4"
+    result = pip_report(stack, tmp_path, "future-tool")
+    assert result.returncode != 0 and "Requires-Python" in result.stdout + result.stderr, result.stderr[-1000:]
+
+
+def pip_report(stack: Stack, work: Path, name: str) -> subprocess.CompletedProcess:
+    """`pip install --dry-run --report` through the program's pip.conf: resolution only."""
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    conf = home / "pip.conf"
+    conf.write_text(stack.exports["pipConf"])
+    (home / ".netrc").write_text(f"machine 127.0.0.1\nlogin {USER}\npassword {PASSWORD}\n")
+    (home / ".netrc").chmod(0o600)
+    env = client_env(HOME=str(home), PIP_CONFIG_FILE=str(conf), PIP_CERT=str(stack.front.ca), PIP_NO_INPUT="1")
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--no-cache-dir", "--no-deps", "--ignore-installed",
+         "--report", str(work / "report.json"), name],
+        capture_output=True, text=True, env=env, timeout=180,
+    )  # fmt: skip
 
 
 def test_uploads_pause_while_the_disk_is_nearly_full(stack, tmp_path):

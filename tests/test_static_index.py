@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import pytest
 
+from components import static_index
 from components.static_index import Indexer, disk_report, normalize, project_of
+
+
+@pytest.fixture(autouse=True)
+def settled_at_once(monkeypatch):
+    """These tests write a file and scan at once; the settling delay has a test of its own."""
+    monkeypatch.setattr(static_index, "SETTLE_SECONDS", 0.0)
 
 
 @pytest.mark.parametrize(
@@ -109,3 +117,56 @@ def test_the_indexer_raises_and_clears_the_pause_flag(tmp_path):
     # Whatever this machine's disk holds, the flag follows the verdict both ways.
     roomy_paused = Indexer(str(packages), str(output), upload_limit=0).check_disk()
     assert (output / ".uploads-paused").exists() is roomy_paused
+
+
+def test_wheels_get_their_core_metadata_and_requires_python(tmp_path):
+    from index_client import make_wheel
+
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    wheel = make_wheel(packages, "Odd_Name", "2.0", requires_python='>=3.9,!=3.10.*,<4 "quoted"')
+    (packages / "odd-name-1.0.tar.gz").write_bytes(b"an sdist")
+    Indexer(str(packages), str(output)).scan()
+    metadata = (output / "metadata" / f"{wheel.name}.metadata").read_bytes()
+    assert metadata.startswith(b"Metadata-Version: 2.1\nName: Odd_Name\nVersion: 2.0")
+    page = json.loads((output / "simple" / "odd-name" / "index.json").read_text())
+    assert page["versions"] == ["1.0", "2.0"]
+    by_name = {f["filename"]: f for f in page["files"]}
+    assert by_name[wheel.name]["core-metadata"] == {"sha256": hashlib.sha256(metadata).hexdigest()}
+    assert by_name[wheel.name]["requires-python"] == '>=3.9,!=3.10.*,<4 "quoted"'
+    assert by_name["odd-name-1.0.tar.gz"]["core-metadata"] is False, "sdists advertise no metadata file"
+    assert by_name["odd-name-1.0.tar.gz"]["requires-python"] is None
+    html_page = (output / "simple" / "odd-name" / "index.html").read_text()
+    assert 'data-requires-python="&gt;=3.9,!=3.10.*,&lt;4 &quot;quoted&quot;"' in html_page
+    assert html_page.count("data-core-metadata=") == 1
+    # A removed wheel takes its metadata with it.
+    wheel.unlink()
+    Indexer(str(packages), str(output)).scan()
+    assert not (output / "metadata" / f"{wheel.name}.metadata").exists()
+    assert [
+        f["filename"] for f in json.loads((output / "simple" / "odd-name" / "index.json").read_text())["files"]
+    ] == ["odd-name-1.0.tar.gz"]
+
+
+def test_upload_time_is_pep_700_iso_8601():
+    from components.static_index import upload_time
+
+    assert upload_time(1_764_165_600_123_456_789) == "2025-11-26T14:00:00.123456Z"
+
+
+def test_a_file_still_being_written_is_listed_only_once_it_has_settled(tmp_path, monkeypatch):
+    monkeypatch.setattr(static_index, "SETTLE_SECONDS", 1.0)
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    growing = packages / "slow_tool-1.0-py3-none-any.whl"
+    growing.write_bytes(b"half of it")
+    indexer = Indexer(str(packages), str(output))
+    indexer.scan()
+    assert indexer.unsettled and not (output / "simple" / "slow-tool").exists(), "no page names a half file"
+    old = growing.stat().st_mtime - 5
+    os.utime(growing, (old, old))  # as if the upload had finished five seconds ago
+    indexer.scan()
+    assert (
+        not indexer.unsettled
+        and "slow_tool-1.0-py3-none-any.whl" in (output / "simple" / "slow-tool" / "index.html").read_text()
+    )
