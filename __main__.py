@@ -13,7 +13,8 @@ target = host.connect(config)
 # Hashing happens inside the secret: everything derived from the passwords stays secret.
 context = f"{pulumi.get_project()}/{config.stack}"
 hashes = pulumi.Output.secret(config.users).apply(lambda users: hash_users(users, context, config.bcrypt_rounds))
-htpasswd = hashes.apply(render_htpasswd) if config.authenticate else None
+# pypiserver checks uploads itself, so its file names only the users who may upload.
+htpasswd = hashes.apply(lambda h: render_htpasswd({u: h[u] for u in config.uploaders})) if config.authenticate else None
 caddyfile = hashes.apply(lambda h: render_caddyfile(config, h))
 
 index = PackageIndex(

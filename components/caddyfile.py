@@ -55,6 +55,25 @@ def _proxy(indent: str) -> list[str]:
     ]
 
 
+def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: bool) -> list[str]:
+    """A simple page the indexer has not written: the project is not here. Without a fallback index
+    the front server says so itself (pypiserver, whose file names only uploaders, would refuse a
+    reader); with one, pypiserver redirects to it."""
+    if settings.fallback_url:
+        return []
+    return [
+        "",
+        "\t@unknown_page {",
+        "\t\tmethod GET HEAD",
+        "\t\tpath /simple/*",
+        "\t}",
+        "\thandle @unknown_page {",
+        *(_auth("", hashes) if protected else []),
+        '\t\trespond "no such project here" 404',
+        "\t}",
+    ]
+
+
 def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
     users = [f"\t\t\t{name} {hashes[name]}" for name in sorted(hashes)]
     opening = " ".join(part for part in ("basic_auth", matcher, "{") if part)
@@ -166,11 +185,13 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\theader Vary Accept",
         "\t\tfile_server",
         "\t}",
+        *_unknown_pages(settings, hashes, "list" in protect),
         "",
         "\thandle {",
         "\t\t@update method POST",
         "\t\t@list not method POST",
-        *(_auth("@update", hashes) if "update" in protect else []),
+        # Only uploaders may upload; every user may read (roles). pypiserver's own file agrees.
+        *(_auth("@update", {u: hashes[u] for u in settings.uploaders}) if "update" in protect else []),
         *(_auth("@list", hashes) if "list" in protect else []),
         # Refuse an oversized upload from its Content-Length, before any of it reaches pypiserver:
         # request_body's limit alone cuts the stream mid-way, and pypiserver then stores the

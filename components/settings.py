@@ -112,6 +112,8 @@ class Settings:
     """Protected actions; empty means no authentication at all (`-a . -P .`)."""
     users: Mapping[str, str] = field(repr=False)
     """User name -> password (secret: never printed)."""
+    uploaders: tuple[str, ...]
+    """The users who may upload (every user, unless the config names some); the others only read."""
     bcrypt_rounds: int
     allow_overwrite: bool
     fallback_url: str | None
@@ -301,6 +303,19 @@ def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str
     return users
 
 
+def _parse_uploaders(values: Mapping[str, Any], users: Mapping[str, str]) -> tuple[str, ...]:
+    """`uploaders`: who may upload; [] (the default) means every user. Sorted, so order is no change."""
+    raw = _list(values, "uploaders", [])
+    for name in raw:
+        if not isinstance(name, str) or name not in users:
+            raise ConfigError(
+                "uploaders",
+                _show(name),
+                f"uploaders are names from users ({', '.join(sorted(users)) or 'none configured'}); [] lets every user upload",
+            )
+    return tuple(sorted(set(raw))) if raw else tuple(sorted(users))
+
+
 def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
     raw = _list(values, "authenticate", list(ACTIONS))
     actions = []
@@ -474,6 +489,7 @@ def parse(
         raise ConfigError(
             "authenticate", "[]", "users are configured but nothing is protected: list the actions to protect"
         )
+    uploaders = _parse_uploaders(values, users)
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
     protect_packages = _bool(values, "protectPackages", True)
@@ -518,6 +534,7 @@ def parse(
         front_image_digest=front_digest,
         authenticate=authenticate,
         users=users,
+        uploaders=uploaders,
         bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
         allow_overwrite=_bool(values, "allowOverwrite", False),
         fallback_url=fallback_url,
@@ -591,6 +608,7 @@ KEYS = (
     "publicUrl",
     "authenticate",
     "users",
+    "uploaders",
     "bcryptRounds",
     "allowOverwrite",
     "fallbackUrl",

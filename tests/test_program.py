@@ -457,3 +457,14 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
 def test_everything_that_runs_the_new_image_waits_for_the_canary(staging):
     for container in ("pypi-container", "pypi-indexer"):
         assert depends_on(staging, container, "pypi-canary"), f"{container} would run a release that cannot start"
+
+
+def test_readers_may_list_and_download_and_only_uploaders_may_upload():
+    d = deploy("staging", uploaders=["ci"])
+    htpasswd = reveal(d.named("pypi-htpasswd").inputs["stdin"])
+    assert [line.split(":")[0] for line in htpasswd.splitlines()] == ["ci"], "pypiserver checks uploads itself"
+    caddyfile = reveal(d.named("pypi-caddyfile").inputs["stdin"])
+    update = caddyfile.split("basic_auth @update {", 1)[1].split("}", 1)[0]
+    read = caddyfile.split("basic_auth @list {", 1)[1].split("}", 1)[0]
+    assert "ci $2b$" in update and "alice" not in update
+    assert "ci $2b$" in read and "alice $2b$" in read

@@ -44,7 +44,14 @@ class Stack:
 
 
 def staged(https_port: int, **overrides) -> Deployment:
-    return deploy("staging", domain="127.0.0.1", httpsPort=str(https_port), maxUploadMb=str(MAX_UPLOAD_MB), **overrides)
+    """The staging stack on loopback: ci may upload, alice only reads (roles)."""
+    settings = {
+        "domain": "127.0.0.1",
+        "httpsPort": str(https_port),
+        "maxUploadMb": str(MAX_UPLOAD_MB),
+        "uploaders": ["ci"],
+    }
+    return deploy("staging", **{**settings, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +163,45 @@ def test_names_missing_here_are_not_sent_to_pypi(stack, uploaded):
     assert reply.status == 404, "fallback to pypi.org is off unless configured"
 
 
+ROLES = {
+    "uploader": ("ci", PASSWORDS["ci"]),
+    "reader": ("alice", PASSWORDS["alice"]),
+    "stranger": ("mallory", "x" * 16),
+}
+ALLOWED = {
+    "uploader": {"list", "list-json", "download", "metadata", "upload"},
+    "reader": {"list", "list-json", "download", "metadata"},
+    "stranger": set(),
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_each_role_may_do_exactly_its_actions(stack, uploaded, tmp_path, role):
+    """The role matrix, through the front server; pypiserver refuses a reader's upload on its own too."""
+    user, password = ROLES[role]
+    wait_listed(stack, "team-tool", uploaded.name)
+    outcomes = {
+        "list": stack.get("/simple/team-tool/", user, password).status,
+        "list-json": http_get(stack.url("/simple/"), user, password, ca=stack.front.ca, accept=PIP_ACCEPT).status,
+        "download": stack.get(f"/packages/{uploaded.name}", user, password).status,
+        "metadata": stack.get(f"/packages/{uploaded.name}.metadata", user, password).status,
+        "upload": upload(
+            stack.exports["uploadUrl"], make_wheel(tmp_path, f"by-{role}", "1.0"), user, password, ca=stack.front.ca
+        ).status,
+    }
+    allowed = {action for action, status in outcomes.items() if status == 200}
+    assert allowed == ALLOWED[role], outcomes
+    assert all(status == 401 for action, status in outcomes.items() if action not in allowed), outcomes
+    if role == "reader":
+        direct = upload(f"{stack.backend.url}/", make_wheel(tmp_path, "reader-direct", "1.0"), user, password)
+        assert direct.status in (401, 403), "pypiserver itself refuses a reader's upload"
+
+
 def test_users_change_without_a_restart(stack, tmp_path):
     backend_pid, front_pid = stack.backend.process.pid, stack.front.process.pid
     users = {**PASSWORDS, "newcomer": "newcomer-password-9b1"}
     users.pop("alice")
-    deployment = staged(stack.https_port, users=users)
+    deployment = staged(stack.https_port, users=users, uploaders=["ci", "newcomer"])
     # What the program's two steps do: replace the htpasswd file, then the Caddyfile and reload.
     staged_file = stack.backend.htpasswd.with_suffix(".new")
     staged_file.write_text(reveal(deployment.named("pypi-htpasswd").inputs["stdin"]))

@@ -57,6 +57,7 @@ def remote(**changes):
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [
+    ("staging", remote(uploaders=["mallory"]), "uploaders", "uploaders are names from users (ci)"),
     ("production", remote(backupRepository=None), "backupRepository", "production keeps encrypted backups off"),
     ("staging", remote(backupRepository="s3:s3.amazonaws.com/b"), "backupRepository", "expected sftp:USER@HOST:/path"),
     ("staging", remote(backupRepository="/srv/backups"), "backupRepository", "a repository off this host"),
@@ -321,3 +322,10 @@ def test_tls_modes():
         and not supplied.hsts
     )
     assert key not in repr(supplied)
+
+
+def test_uploaders_default_to_every_user_and_are_a_subset():
+    two = {"ci": PASSWORD, "alice": PASSWORD}
+    assert parse(remote(users=two), "staging", SECRETS).uploaders == ("alice", "ci")
+    assert parse(remote(users=two, uploaders=["ci", "ci"]), "staging", SECRETS).uploaders == ("ci",)
+    assert parse(remote(users=two, uploaders='["ci"]'), "staging", SECRETS).uploaders == ("ci",)
