@@ -9,20 +9,25 @@ store, on every request (~100 pages/s at 10,000 files). These pages are written 
 served by the front server as files. This module runs INSIDE a container of the pypiserver image
 (Python 3.10 there): standard library only. The program sends its source as `python3 -c`.
 
-It polls the folder's mtime (an upload or removal renames a file into it) and rescans every 30 s in
-any case (an overwrite in place does not touch the folder). A new upload shows within a second.
+It watches the folder with Linux inotify: pypiserver writes an upload in place and closes it before
+it answers the upload, so the close wakes the indexer and the file is listed at once (an upload is
+installable as soon as twine returns). Where inotify is unavailable it polls the folder's mtime
+and lists a file once it has not changed for a second. It rescans every 30 s in any case.
 Known limit: only the top level of the folder is indexed (where pypiserver stores uploads).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import email.parser
 import hashlib
 import html
 import json
 import os
 import re
+import select
+import struct
 import sys
 import time
 import zipfile
@@ -30,8 +35,8 @@ import zipfile
 SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz", ".egg")
 API_VERSION = "1.1"  # PEP 700's additions to PEP 691
 # pypiserver writes an upload in place, not by rename, and the folder's mtime changes when the file
-# appears, not as it grows: a file is listed once it has not changed for this long, so no page ever
-# names a half-written file (with the hash of half of it).
+# appears, not as it grows: a file nobody was seen closing is listed once it has not changed for this
+# long, so no page ever names a half-written file (with the hash of half of it).
 SETTLE_SECONDS = 1.0
 METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
 FULL_RESCAN_SECONDS = 30.0
@@ -41,6 +46,65 @@ FULL_RESCAN_SECONDS = 30.0
 MARGIN_SHARE, MARGIN_MIN = 0.05, 1 << 30
 PAUSED_FLAG = ".uploads-paused"
 DISK_REPORT = ".disk"  # the last reading, whatever it says (the deploy's health gate reports it)
+
+
+class Watch:
+    """inotify on one folder, through ctypes (the indexer has the standard library only).
+
+    It says which files a writer has closed since it last changed them: those are complete, and
+    are listed without waiting for them to settle. Linux only; `open` returns None elsewhere.
+    """
+
+    # <sys/inotify.h>
+    MODIFY, CLOSE_WRITE, MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x2, 0x8, 0x40, 0x80, 0x100, 0x200
+    OVERFLOW = 0x4000
+    EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
+
+    def __init__(self, fd: int):
+        self.fd = fd
+
+    @classmethod
+    def open(cls, folder: str) -> Watch | None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)  # glibc and musl (the Alpine image) alike
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+            mask = cls.MODIFY | cls.CLOSE_WRITE | cls.MOVED_FROM | cls.MOVED_TO | cls.CREATE | cls.DELETE
+            if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), mask) < 0:
+                raise OSError(ctypes.get_errno(), "inotify")
+        except (OSError, AttributeError) as error:
+            print(f"indexer: no inotify ({error}): files are listed once settled", flush=True)
+            return None
+        return cls(fd)
+
+    def read(self, timeout: float) -> list[tuple[int, str]]:
+        """The events that arrive within `timeout` seconds (none: an empty list)."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return []
+        data, events = b"", []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                data += os.read(self.fd, 65536)
+        offset = 0
+        while offset + self.EVENT.size <= len(data):
+            _, mask, _, length = self.EVENT.unpack_from(data, offset)
+            start = offset + self.EVENT.size
+            events.append((mask, data[start : start + length].rstrip(b"\0").decode("utf-8", "surrogateescape")))
+            offset = start + length
+        return events
+
+
+def closed_files(closed: set[str], events: list[tuple[int, str]]) -> set[str]:
+    """The files known complete after `events`: closed by their writer or renamed in, and not
+    written to since. Pure, so the rule is tested without a kernel."""
+    closed = set(closed)
+    for mask, name in events:
+        if mask & Watch.OVERFLOW:
+            closed.clear()  # events were lost: fall back to settling for everything in flight
+        elif mask & (Watch.CLOSE_WRITE | Watch.MOVED_TO):
+            closed.add(name)
+        elif mask & (Watch.MODIFY | Watch.CREATE | Watch.DELETE | Watch.MOVED_FROM):
+            closed.discard(name)
+    return closed
 
 
 def disk_report(free: int, total: int, upload_limit: int) -> tuple[bool, str]:
@@ -205,6 +269,8 @@ class Indexer:
         self.pages: dict[str, dict[str, dict]] = {}
         self.unsettled = False
         """A file was still being written at the last scan: scan again soon."""
+        self.closed: set[str] = set()
+        """Files seen closed by their writer since they last changed (see `Watch`)."""
 
     def _describe(self, entry: os.DirEntry) -> dict:
         """Hash, size and time of a file; for a wheel, its core metadata, written beside the pages."""
@@ -228,6 +294,7 @@ class Indexer:
         found: dict[str, dict[str, dict]] = {}
         seen: dict[str, dict] = {}
         self.unsettled = False
+        young: set[str] = set()
         now = time.time()
         with os.scandir(self.packages) as entries:
             for entry in entries:
@@ -235,8 +302,10 @@ class Indexer:
                 if project is None or not entry.is_file():
                     continue
                 if now - entry.stat().st_mtime < SETTLE_SECONDS:
-                    self.unsettled = True
-                    continue
+                    young.add(entry.name)
+                    if entry.name not in self.closed:
+                        self.unsettled = True
+                        continue
                 seen[entry.name] = self._describe(entry)
                 found.setdefault(project, {})[entry.name] = seen[entry.name]
         written = 0
@@ -258,6 +327,7 @@ class Indexer:
             _write(os.path.join(self.simple, "index.json"), render_root_json(list(found)))
             _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
             written += 1
+        self.closed &= young  # a settled file needs no record of its close
         if seen != self.files:
             self.files = seen
             _write(self.cache_file, json.dumps(seen))
@@ -284,16 +354,25 @@ class Indexer:
 
     def run(self, interval: float = 0.5) -> None:
         last_mtime, last_full = -1, 0.0
+        watch = Watch.open(self.packages)
         while True:
+            events = watch.read(interval) if watch else []
+            self.closed = closed_files(self.closed, events)
+            # Writes arrive as a stream of MODIFY events while an upload is received: they only
+            # matter to `closed`; a close, rename or removal is what changes the pages.
+            changed = any(mask & ~(Watch.MODIFY | Watch.CREATE) for mask, _ in events)
+            if events and not changed:
+                time.sleep(0.05)
             mtime = os.stat(self.packages).st_mtime_ns
             now = time.monotonic()
-            if mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
+            if changed or mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
                 written = self.scan()
                 if written:
                     print(f"indexer: {len(self.pages)} projects, {written} pages written", flush=True)
                 last_mtime, last_full = mtime, now
                 self.check_disk()
-            time.sleep(interval)
+            if watch is None:
+                time.sleep(interval)
 
 
 def main(argv: list[str]) -> None:

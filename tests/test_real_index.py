@@ -251,8 +251,16 @@ def wait_listed(stack: Stack, project: str, filename: str) -> None:
 def wait_until_true(probe, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not probe():
-        assert time.monotonic() < deadline, "the indexer did not write the page in time"
-        time.sleep(0.2)
+        assert time.monotonic() < deadline, f"the indexer did not write the page within {timeout} s"
+        time.sleep(0.05)
+
+
+def test_an_upload_is_listed_as_soon_as_it_is_answered(stack, tmp_path):
+    """Read after write: pypiserver closes the file before it answers, and the indexer lists it on
+    that close, not after the one-second settling that files it never saw closed wait for."""
+    wheel = make_wheel(tmp_path, "prompt-tool", "1.0")
+    assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status == 200
+    wait_until_true(lambda: wheel.name.encode() in stack.get("/simple/prompt-tool/", USER, PASSWORD).body, timeout=0.5)
 
 
 def test_the_same_urls_answer_pep_691_json_to_clients_that_ask(stack, uploaded):

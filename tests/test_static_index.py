@@ -170,3 +170,40 @@ def test_a_file_still_being_written_is_listed_only_once_it_has_settled(tmp_path,
         not indexer.unsettled
         and "slow_tool-1.0-py3-none-any.whl" in (output / "simple" / "slow-tool" / "index.html").read_text()
     )
+
+
+def test_a_file_its_writer_closed_is_listed_at_once(tmp_path, monkeypatch):
+    """pypiserver closes an upload before it answers: the close (seen through inotify) lists the
+    file without the settling delay, so an upload is installable as soon as twine returns."""
+    monkeypatch.setattr(static_index, "SETTLE_SECONDS", 60.0)
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    watch = static_index.Watch.open(str(packages))
+    assert watch is not None, "inotify is available on Linux"
+    indexer = Indexer(str(packages), str(output))
+    name = "quick_tool-1.0-py3-none-any.whl"
+    with open(packages / name, "wb") as upload:
+        upload.write(b"first half")
+        upload.flush()
+        indexer.closed = static_index.closed_files(indexer.closed, watch.read(1.0))
+        indexer.scan()
+        assert indexer.unsettled and not (output / "simple" / "quick-tool").exists(), "still being written"
+        upload.write(b" and the rest")
+    indexer.closed = static_index.closed_files(indexer.closed, watch.read(1.0))
+    indexer.scan()
+    assert not indexer.unsettled and name in (output / "simple" / "quick-tool" / "index.html").read_text()
+    assert indexer.files[name]["sha256"] == hashlib.sha256(b"first half and the rest").hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("events", "closed"),
+    [
+        ([(0x100, "a"), (0x2, "a"), (0x8, "a")], {"a"}),  # created, written, closed
+        ([(0x8, "a"), (0x2, "a")], set()),  # reopened and written again: not complete
+        ([(0x80, "b")], {"b"}),  # renamed into the folder: complete
+        ([(0x8, "a"), (0x200, "a")], set()),  # removed
+        ([(0x8, "a"), (0x4000, "")], set()),  # the queue overflowed: nothing is known complete
+    ],
+)
+def test_closed_files_follow_the_events_in_order(events, closed):
+    assert static_index.closed_files(set(), events) == closed
