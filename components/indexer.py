@@ -7,15 +7,16 @@ writes the pages volume, which the front server serves as files.
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from . import static_index
+from . import scripts, static_index
 from .scope import Scope
 from .settings import Settings
-from .store import Store
+from .store import Store, pages_volume
 
 # Where the indexer and the front server mount the package and pages volumes: paths that exist in
 # neither image. While a volume is empty, Docker copies the image's content at the mount point,
@@ -32,6 +33,19 @@ NO_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"])
 
 def indexer_name(settings: Settings) -> str:
     return f"{settings.container_name}-indexer"
+
+
+def declare_yanked(scope: Scope, image: docker.RemoteImage, store: Store) -> pulumi.Resource:
+    """The yank list (PEP 592), as config says, into the pages volume: the indexer re-renders the
+    pages when it changes. Nothing is deleted; un-yanking is removing the entry."""
+    return scope.step(
+        "yanked",
+        scripts.write_volume_file(
+            pages_volume(scope), INDEX_DIR, static_index.YANKED_FILE, scope.settings.image_ref, 0
+        ),
+        depends_on=[image, store.pages],
+        stdin=json.dumps(scope.settings.yanked, sort_keys=True),
+    )
 
 
 def declare_indexer(

@@ -20,7 +20,7 @@ from .backup import declare_backup
 from .client_config import index_url, render_pip_conf, render_pypirc, render_uv_index, upload_url
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
-from .indexer import INDEX_DIR, declare_indexer, indexer_name
+from .indexer import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
 from .pypiserver import declare_pypiserver
 from .scope import Scope
 from .settings import Settings
@@ -64,6 +64,7 @@ class PackageIndex(pulumi.ComponentResource):
         image = scope.image("image", settings.image_ref)
         backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
         indexer = declare_indexer(scope, image, store, after=[*restored, backend.canary])
+        declare_yanked(scope, image, store)
         front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
 
         containers = {

@@ -114,6 +114,8 @@ class Settings:
     """User name -> password (secret: never printed)."""
     uploaders: tuple[str, ...]
     """The users who may upload (every user, unless the config names some); the others only read."""
+    yanked: Mapping[str, Mapping[str, str]]
+    """PEP 592: normalised project -> version -> reason ("" for none). The files stay; pages mark them."""
     bcrypt_rounds: int
     allow_overwrite: bool
     fallback_url: str | None
@@ -316,6 +318,26 @@ def _parse_uploaders(values: Mapping[str, Any], users: Mapping[str, str]) -> tup
     return tuple(sorted(set(raw))) if raw else tuple(sorted(users))
 
 
+YANK = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*==\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?::\s*(.*?))?\s*$")
+
+
+def _parse_yanked(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """`yanked`: ["name==version: reason", ...] (the reason is optional), keyed by PEP 503 name."""
+    yanked: dict[str, dict[str, str]] = {}
+    for entry in _list(values, "yanked", []):
+        match = YANK.match(entry) if isinstance(entry, str) else None
+        reason = match.group(3) or "" if match else ""
+        if not match or len(reason) > 300 or any(c in reason for c in "\r\n"):
+            raise ConfigError(
+                "yanked",
+                _show(entry),
+                "entries are 'name==version' or 'name==version: reason' (one line, 300 characters)",
+            )
+        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        yanked.setdefault(name, {})[match.group(2)] = reason
+    return yanked
+
+
 def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
     raw = _list(values, "authenticate", list(ACTIONS))
     actions = []
@@ -490,6 +512,7 @@ def parse(
             "authenticate", "[]", "users are configured but nothing is protected: list the actions to protect"
         )
     uploaders = _parse_uploaders(values, users)
+    yanked = _parse_yanked(values)
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
     protect_packages = _bool(values, "protectPackages", True)
@@ -535,6 +558,7 @@ def parse(
         authenticate=authenticate,
         users=users,
         uploaders=uploaders,
+        yanked=yanked,
         bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
         allow_overwrite=_bool(values, "allowOverwrite", False),
         fallback_url=fallback_url,
@@ -609,6 +633,7 @@ KEYS = (
     "authenticate",
     "users",
     "uploaders",
+    "yanked",
     "bcryptRounds",
     "allowOverwrite",
     "fallbackUrl",

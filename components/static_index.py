@@ -39,6 +39,7 @@ API_VERSION = "1.1"  # PEP 700's additions to PEP 691
 # long, so no page ever names a half-written file (with the hash of half of it).
 SETTLE_SECONDS = 1.0
 METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
+YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}, written by the program
 FULL_RESCAN_SECONDS = 30.0
 # Uploads pause while the store's filesystem has less free space than the largest upload plus a
 # margin: 5 % of the filesystem, at least 1 GiB. An accepted upload then never leaves the disk with
@@ -158,6 +159,18 @@ def requires_python(metadata: bytes | None) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
+def canonical_version(version: str) -> str:
+    """A version as PEP 440 compares it, near enough to match a yank to its files: case, a leading
+    `v` and trailing `.0` release segments do not count (`1.2` yanks `1.2.0` and `V1.2.0`)."""
+    match = re.match(r"^v?(\d+(?:\.\d+)*)(.*)$", version.strip().lower())
+    if not match:
+        return version.strip().lower()
+    release = [str(int(part)) for part in match.group(1).split(".")]
+    while len(release) > 1 and release[-1] == "0":
+        release.pop()
+    return ".".join(release) + match.group(2)
+
+
 def upload_time(mtime_ns: int) -> str:
     """PEP 700's ISO 8601 form, UTC, with microseconds."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mtime_ns // 1_000_000_000)) + (
@@ -181,6 +194,8 @@ def render_root_json(projects: list[str]) -> str:
 
 def _attributes(info: dict) -> str:
     extra = ""
+    if info.get("yanked") is not None:
+        extra += f' data-yanked="{html.escape(info["yanked"], quote=True)}"'  # PEP 592
     if info.get("requires_python"):
         extra += f' data-requires-python="{html.escape(info["requires_python"], quote=True)}"'
     if info.get("metadata_sha256"):
@@ -221,7 +236,8 @@ def render_project_json(project: str, files: dict[str, dict]) -> str:
                 "dist-info-metadata": metadata,
                 "size": info["size"],
                 "upload-time": upload_time(info["mtime_ns"]),
-                "yanked": False,
+                # PEP 592 in JSON: the reason, or true when none was given.
+                "yanked": (info["yanked"] or True) if info.get("yanked") is not None else False,
             }
         )
     versions = sorted({v for v in (version_of(name) for name in files) if v})
@@ -271,6 +287,29 @@ class Indexer:
         """A file was still being written at the last scan: scan again soon."""
         self.closed: set[str] = set()
         """Files seen closed by their writer since they last changed (see `Watch`)."""
+        self.yanked_file = os.path.join(output, YANKED_FILE)
+        self.yank_report: dict[tuple[str, str], bool] = {}
+
+    def yanked(self) -> dict[str, dict[str, str]]:
+        """What the operator yanked: project -> canonical version -> reason (absent file: nothing)."""
+        try:
+            with open(self.yanked_file, encoding="utf-8") as source:
+                data = json.load(source)
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict):
+            return {}
+        return {
+            normalize(project): {canonical_version(v): str(r) for v, r in versions.items()}
+            for project, versions in data.items()
+            if isinstance(versions, dict)
+        }
+
+    def yanked_mtime(self) -> int:
+        try:
+            return os.stat(self.yanked_file).st_mtime_ns
+        except OSError:
+            return 0
 
     def _describe(self, entry: os.DirEntry) -> dict:
         """Hash, size and time of a file; for a wheel, its core metadata, written beside the pages."""
@@ -296,6 +335,7 @@ class Indexer:
         self.unsettled = False
         young: set[str] = set()
         now = time.time()
+        yanked = self.yanked()
         with os.scandir(self.packages) as entries:
             for entry in entries:
                 project = project_of(entry.name)
@@ -307,7 +347,8 @@ class Indexer:
                         self.unsettled = True
                         continue
                 seen[entry.name] = self._describe(entry)
-                found.setdefault(project, {})[entry.name] = seen[entry.name]
+                reason = yanked.get(project, {}).get(canonical_version(version_of(entry.name) or ""))
+                found.setdefault(project, {})[entry.name] = {**seen[entry.name], "yanked": reason}
         written = 0
         for project, files in found.items():
             if self.pages.get(project) != files or not os.path.exists(self._page(project)):
@@ -328,11 +369,27 @@ class Indexer:
             _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
             written += 1
         self.closed &= young  # a settled file needs no record of its close
+        self._report_yanks(yanked, found)
         if seen != self.files:
             self.files = seen
             _write(self.cache_file, json.dumps(seen))
         self.pages = found
         return written
+
+    def _report_yanks(self, yanked: dict[str, dict[str, str]], found: dict[str, dict[str, dict]]) -> None:
+        """Say in the journal what is yanked, and which yank names no file (a typo, or not yet uploaded)."""
+        marked = {
+            (project, version): any(
+                info.get("yanked") is not None and canonical_version(version_of(name) or "") == version
+                for name, info in found.get(project, {}).items()
+            )
+            for project, versions in yanked.items()
+            for version in versions
+        }
+        if marked != self.yank_report:
+            for (project, version), matched in sorted(marked.items()):
+                print(f"indexer: yanked {project} {version}" + ("" if matched else ": no such file here"), flush=True)
+            self.yank_report = marked
 
     def check_disk(self) -> bool:
         """Pause or resume uploads (the front server answers 507 while the flag file exists)."""
@@ -363,7 +420,8 @@ class Indexer:
             changed = any(mask & ~(Watch.MODIFY | Watch.CREATE) for mask, _ in events)
             if events and not changed:
                 time.sleep(0.05)
-            mtime = os.stat(self.packages).st_mtime_ns
+            # The folder's mtime, and the yank list's: either changes the pages.
+            mtime = os.stat(self.packages).st_mtime_ns + self.yanked_mtime()
             now = time.monotonic()
             if changed or mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
                 written = self.scan()

@@ -32,6 +32,10 @@ class Store:
     """The front server's published side."""
 
 
+def pages_volume(scope: Scope) -> str:
+    return f"{scope.settings.container_name}-pages"
+
+
 def front_config_volume(scope: Scope) -> str:
     return f"{scope.settings.container_name}-front-config"
 
@@ -44,7 +48,7 @@ def declare_store(scope: Scope, with_auth: bool) -> Store:
     # replacement refuse; `retain_on_delete` keeps the Docker volume even when the resource leaves
     # the stack (`pulumi destroy --exclude-protected`, or after an unprotect).
     packages = scope.volume("packages", settings.packages_volume, "packages", **kept)
-    pages = scope.volume("pages", f"{backend}-pages", "pages")
+    pages = scope.volume("pages", pages_volume(scope), "pages")
     front_config = scope.volume("front-config", front_config_volume(scope), "front-config")
     # Losing the CA means every client must trust a new one: kept like the packages.
     front_data = scope.volume("front-data", f"{backend}-front-data", "front-data", **kept)

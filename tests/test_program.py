@@ -74,6 +74,7 @@ def test_dev_runs_on_the_local_engine_without_ssh_or_systemd(dev):
         "pypi-caddyfile",
         "pypi-canary",
         "pypi-health",
+        "pypi-yanked",
     ]
     for c in dev.of_type(CONTAINER):
         assert c.plain["restart"] == "unless-stopped", f"{c.name}: without systemd, Docker supervises"
@@ -117,7 +118,7 @@ def test_every_remote_command_verifies_the_host_key(stack):
     commands = d.of_type(REMOTE_COMMAND)
     assert {c.name for c in commands} == {
         "host-guard", "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
-        "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units", "pypi-canary",
+        "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units", "pypi-canary", "pypi-yanked",
     }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
@@ -468,3 +469,12 @@ def test_readers_may_list_and_download_and_only_uploaders_may_upload():
     read = caddyfile.split("basic_auth @list {", 1)[1].split("}", 1)[0]
     assert "ci $2b$" in update and "alice" not in update
     assert "ci $2b$" in read and "alice $2b$" in read
+
+
+def test_yanked_releases_reach_the_pages_volume_as_config_says():
+    d = deploy("staging", yanked=["Team_Tool==1.2.0: broken wheel"])
+    step = d.named("pypi-yanked")
+    assert json.loads(reveal(step.inputs["stdin"])) == {"team-tool": {"1.2.0": "broken wheel"}}
+    assert depends_on(d, "pypi-yanked", "pypi-pages"), "written into the volume the indexer renders from"
+    unyanked = deploy("staging")
+    assert json.loads(reveal(unyanked.named("pypi-yanked").inputs["stdin"])) == {}, "un-yanking: the entry goes"

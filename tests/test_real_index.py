@@ -395,3 +395,30 @@ def test_a_request_for_pypiserver_waits_while_it_is_away(stack, tmp_path):
     assert result["waited"] >= 3, result
     wheel = make_wheel(tmp_path, "after-the-wait", "1.0.0")
     assert twine_upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).returncode == 0
+
+
+def test_a_yanked_release_is_skipped_unless_pinned_and_unyanking_restores_it(stack, tmp_path):
+    """PEP 592 as pip reads it: the program writes the yank list where the indexer renders from."""
+    for version in ("1.0", "1.1"):
+        wheel = make_wheel(tmp_path, "yank-tool", version)
+        assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status == 200
+    yank_file = stack.front.root / "index" / "yanked.json"
+    page = stack.front.root / "index" / "simple" / "yank-tool" / "index.html"
+
+    def installed(requirement: str, run: str) -> tuple[str, str]:
+        result = pip_install(
+            tmp_path / run / "home", stack.exports["pipConf"], "127.0.0.1", USER, PASSWORD, requirement,
+            tmp_path / run / "site", ca=stack.front.ca,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return (tmp_path / run / "site" / "yank_tool" / "__init__.py").read_text(), result.stdout + result.stderr
+
+    yank_file.write_text(json.dumps({"yank-tool": {"1.1": "broken wheel"}}))
+    wait_until_true(lambda: page.exists() and 'data-yanked="broken wheel"' in page.read_text())
+    assert installed("yank-tool", "unpinned")[0] == 'VERSION = "1.0"\n', "installers skip a yanked release"
+    pinned, output = installed("yank-tool==1.1", "pinned")
+    assert pinned == 'VERSION = "1.1"\n' and "broken wheel" in output, "a pin still installs it, with the reason"
+
+    yank_file.write_text("{}")
+    wait_until_true(lambda: "data-yanked" not in page.read_text())
+    assert installed("yank-tool", "unyanked")[0] == 'VERSION = "1.1"\n'

@@ -45,6 +45,7 @@ def test_the_program_sends_the_scripts_we_check():
         "dev:pypi-canary:create",
         "dev:pypi-health:create",
         "dev:pypi-ca:create",
+        "dev:pypi-yanked:create",
         "production:host-guard:create",
         "production:host-guard:update",
         "production:host-guard:delete",
@@ -60,6 +61,7 @@ def test_the_program_sends_the_scripts_we_check():
         "production:pypi-unit:delete",
         "production:pypi-health:create",
         "production:pypi-ca:create",
+        "production:pypi-yanked:create",
     }
 
 

@@ -58,6 +58,9 @@ def remote(**changes):
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [
     ("staging", remote(uploaders=["mallory"]), "uploaders", "uploaders are names from users (ci)"),
+    ("staging", remote(yanked=["team-tool"]), "yanked", "'name==version' or 'name==version: reason'"),
+    ("staging", remote(yanked=["team-tool>=1.0"]), "yanked", "'name==version' or 'name==version: reason'"),
+    ("staging", remote(yanked=["team-tool==1.0: two\nlines"]), "yanked", "one line, 300 characters"),
     ("production", remote(backupRepository=None), "backupRepository", "production keeps encrypted backups off"),
     ("staging", remote(backupRepository="s3:s3.amazonaws.com/b"), "backupRepository", "expected sftp:USER@HOST:/path"),
     ("staging", remote(backupRepository="/srv/backups"), "backupRepository", "a repository off this host"),
@@ -329,3 +332,13 @@ def test_uploaders_default_to_every_user_and_are_a_subset():
     assert parse(remote(users=two), "staging", SECRETS).uploaders == ("alice", "ci")
     assert parse(remote(users=two, uploaders=["ci", "ci"]), "staging", SECRETS).uploaders == ("ci",)
     assert parse(remote(users=two, uploaders='["ci"]'), "staging", SECRETS).uploaders == ("ci",)
+
+
+def test_yanked_releases_are_keyed_by_pep_503_name_with_their_reasons():
+    settings = parse(
+        remote(yanked=["Team_Tool==1.2.0: broken wheel", "team-tool==1.3", "other.lib == 2.0rc1 :  bad  "]),
+        "staging",
+        SECRETS,
+    )
+    assert settings.yanked == {"team-tool": {"1.2.0": "broken wheel", "1.3": ""}, "other-lib": {"2.0rc1": "bad"}}
+    assert parse(remote(), "staging", SECRETS).yanked == {}

@@ -207,3 +207,58 @@ def test_a_file_its_writer_closed_is_listed_at_once(tmp_path, monkeypatch):
 )
 def test_closed_files_follow_the_events_in_order(events, closed):
     assert static_index.closed_files(set(), events) == closed
+
+
+def test_yanked_releases_are_marked_not_deleted_and_unyanking_clears_the_mark(tmp_path, capsys):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    for version in ("1.0", "1.2.0"):
+        (packages / f"team_tool-{version}-py3-none-any.whl").write_bytes(version.encode())
+        (packages / f"team_tool-{version}.tar.gz").write_bytes(version.encode())
+    indexer = Indexer(str(packages), str(output))
+    indexer.scan()
+    yank_file = output / static_index.YANKED_FILE
+    yank_file.write_text(json.dumps({"team-tool": {"1.2": 'broken "wheel" <b>', "3.0": ""}}))
+    assert indexer.scan() == 1, "the yank re-renders the project's page"
+    page = (output / "simple" / "team-tool" / "index.html").read_text()
+    for name in ("team_tool-1.2.0-py3-none-any.whl", "team_tool-1.2.0.tar.gz"):
+        line = next(line for line in page.splitlines() if name + "#" in line)
+        assert 'data-yanked="broken &quot;wheel&quot; &lt;b&gt;"' in line  # PEP 592, escaped
+    assert next(line for line in page.splitlines() if "team_tool-1.0-" in line).count("data-yanked") == 0
+    files = {
+        f["filename"]: f for f in json.loads((output / "simple" / "team-tool" / "index.json").read_text())["files"]
+    }
+    assert (
+        files["team_tool-1.2.0.tar.gz"]["yanked"] == 'broken "wheel" <b>'
+        and files["team_tool-1.0.tar.gz"]["yanked"] is False
+    )
+    assert all((packages / name).exists() for name in files), "nothing is deleted"
+    log = capsys.readouterr().out
+    assert "yanked team-tool 1.2\n" in log and "yanked team-tool 3: no such file here" in log
+
+    yank_file.write_text(json.dumps({"team-tool": {"1.2.0": ""}}))
+    indexer.scan()
+    files = {
+        f["filename"]: f for f in json.loads((output / "simple" / "team-tool" / "index.json").read_text())["files"]
+    }
+    assert files["team_tool-1.2.0.tar.gz"]["yanked"] is True, "no reason: true (PEP 691)"
+    assert 'data-yanked=""' in (output / "simple" / "team-tool" / "index.html").read_text()
+
+    yank_file.write_text("{}")
+    indexer.scan()
+    assert "data-yanked" not in (output / "simple" / "team-tool" / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("version", "canonical"),
+    [
+        ("1.2.0", "1.2"),
+        ("V1.2", "1.2"),
+        ("1.0.0rc1", "1rc1"),
+        ("2.10", "2.10"),
+        ("01.0", "1"),
+        ("1.0+local", "1+local"),
+    ],
+)
+def test_canonical_version_matches_what_pep_440_calls_equal(version, canonical):
+    assert static_index.canonical_version(version) == canonical

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 
 from index_client import http_get, make_wheel, pip_install, twine_upload
 from recorded import run_program, stack_config
@@ -53,6 +54,16 @@ def test_dev_stack_on_the_local_engine(host_images, tmp_path):
         )
         assert installed.returncode == 0, installed.stdout + installed.stderr
         assert http_get(f"https://127.0.0.1:{port}/simple/", ca=ca).status == 200
+        # Yanking as code: one config entry and an `up`; the page marks the release, nothing else changes.
+        yanked = run_program("dev", {**config, "yanked": ["dev-tool==0.0.1: superseded"]})
+        assert [(s.name, s.op) for s in changes_only(applier.plan(yanked))] == [("pypi-yanked", "update")]
+        applier.up(yanked)
+        deadline = time.monotonic() + 15
+        while 'data-yanked="superseded"' not in (
+            page := http_get(f"{exports['indexUrl']}dev-tool/", ca=ca).body.decode()
+        ):
+            assert time.monotonic() < deadline, page
+            time.sleep(0.2)
     finally:
         applier.destroy(exclude_protected=False)
     assert docker_inspect("pypiserver-devtest", "{{.Id}}").returncode != 0, "destroy removes the dev container"
