@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,22 +111,29 @@ def _generate(folder: Path, n_files: int) -> None:
     (folder / "manifest.json").write_text(json.dumps({"layout": LAYOUT, "projects": projects}))
 
 
+def generated_once(folder: Path, generate: Callable[[Path], object]) -> dict[str, Any]:
+    """The manifest of `folder`, generating it first if it has none. A store is generated in a
+    scratch folder and renamed into place, so a half-written one (an interrupted run) is never
+    reused; the folder is readable by the containers that copy it."""
+    if not (folder / "manifest.json").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            generate(tmp)
+            os.chmod(tmp, 0o755)  # noqa: S103
+            tmp.rename(folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return json.loads((folder / "manifest.json").read_text())
+
+
 def ensure_store(n_files: int) -> Store:
     """The store of ``n_files`` package files (a multiple of 5, at least 10), generated once."""
     if n_files % len(VERSIONS) or n_files < 2 * len(VERSIONS):
         raise ValueError(f"n_files must be a multiple of {len(VERSIONS)}, at least {2 * len(VERSIONS)}")
     root = cache_root()
     folder = root / f"store-{n_files}-{LAYOUT}"
-    if not (folder / "manifest.json").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".store-{n_files}-", dir=root))
-        try:
-            _generate(tmp, n_files)
-            os.chmod(tmp, 0o755)  # noqa: S103  (read by the containers that copy it)
-            tmp.rename(folder)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest = generated_once(folder, lambda tmp: _generate(tmp, n_files))
     projects = tuple(Project(p["name"], tuple(p["files"]), tuple(p["sha256"])) for p in manifest["projects"])
     store = Store(folder, projects)
     if store.file_count != n_files:
