@@ -56,11 +56,15 @@ def _proxy(indent: str) -> list[str]:
 
 
 def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: bool) -> list[str]:
-    """A simple page the indexer has not written: the project is not here. Without a fallback index
-    the front server says so itself (pypiserver, whose file names only uploaders, would refuse a
-    reader); with one, pypiserver redirects to it."""
+    """A simple page the indexer has not written: the project is not here. The front server answers
+    it itself, to every user who may list: 404, or with a fallback index the redirect pypiserver
+    would give (pypiserver, whose password file names only the uploaders, would refuse a reader).
+    Only a name the index lacks entirely goes there: a missing version of a name it has fails."""
     if settings.fallback_url:
-        return []
+        # /simple/<name>/ -> <fallback>/<name>/, as pypiserver's own redirect (_app.py, simpleindex)
+        answer = f"\t\tredir {settings.fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
+    else:
+        answer = '\t\trespond "no such project here" 404'
     return [
         "",
         "\t@unknown_page {",
@@ -69,7 +73,7 @@ def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: boo
         "\t}",
         "\thandle @unknown_page {",
         *(_auth("", hashes) if protected else []),
-        '\t\trespond "no such project here" 404',
+        answer,
         "\t}",
     ]
 

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 import pulumi
 
 from .backup import declare_backup
-from .client_config import index_url, render_pip_conf, render_pypirc, render_uv_index, upload_url
+from .client_config import (
+    index_url,
+    render_pip_conf,
+    render_poetry_source,
+    render_pypirc,
+    render_uv_index,
+    upload_url,
+)
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
 from .indexer import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
@@ -47,6 +54,7 @@ class PackageIndex(pulumi.ComponentResource):
     pip_conf: pulumi.Output[str]
     pypirc: pulumi.Output[str]
     uv_index: pulumi.Output[str]
+    poetry_source: pulumi.Output[str]
     ca_certificate: pulumi.Output[str]
     container_name: pulumi.Output[str]
     packages_volume: pulumi.Output[str]
@@ -93,6 +101,7 @@ class PackageIndex(pulumi.ComponentResource):
         self.pip_conf = pulumi.Output.from_input(render_pip_conf(settings.public_url, tls_ca_file))
         self.pypirc = pulumi.Output.from_input(render_pypirc(settings.public_url, tls_ca_file))
         self.uv_index = pulumi.Output.from_input(render_uv_index(settings.public_url, tls_ca_file))
+        self.poetry_source = pulumi.Output.from_input(render_poetry_source(settings.public_url, tls_ca_file))
         self.container_name = backend.container.name
         self.packages_volume = store.packages.name
         self.register_outputs(
@@ -102,6 +111,7 @@ class PackageIndex(pulumi.ComponentResource):
                 "pip_conf": self.pip_conf,
                 "pypirc": self.pypirc,
                 "uv_index": self.uv_index,
+                "poetry_source": self.poetry_source,
                 "ca_certificate": self.ca_certificate,
                 "container_name": self.container_name,
                 "packages_volume": self.packages_volume,

@@ -520,7 +520,9 @@ def parse(
         raise ConfigError("protectPackages", "false", "production always protects and retains the package volume")
 
     fallback_url = _str(values, "fallbackUrl")
-    if fallback_url and not re.match(r"^https?://\S+$", fallback_url):
+    # Host, port and path only: the URL is written into the Caddyfile, where braces and quotes mean
+    # something, and into pypiserver's arguments.
+    if fallback_url and not re.match(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/%+-]*)?$", fallback_url):
         raise ConfigError(
             "fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback"
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,18 +34,27 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def make_wheel(directory: Path, name: str, version: str, size: int = 0, requires_python: str | None = None) -> Path:
+def make_wheel(
+    directory: Path,
+    name: str,
+    version: str,
+    size: int = 0,
+    requires_python: str | None = None,
+    requires: Iterable[str] = (),
+) -> Path:
     """A real, installable pure-Python wheel (PEP 427), built here so tests need no build backend.
 
-    `size` pads it with incompressible bytes, for upload-size tests.
+    Its module holds VERSION; `requires` become Requires-Dist lines. `size` pads it with
+    incompressible bytes, for upload-size tests.
     """
-    module = name.replace("-", "_")
+    module = re.sub(r"[-_.]+", "_", name)
     dist_info = f"{module}-{version}.dist-info"
     files = {
         f"{module}/__init__.py": f'VERSION = "{version}"\n'.encode(),
         f"{dist_info}/METADATA": (
             f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n"
             + (f"Requires-Python: {requires_python}\n" if requires_python else "")
+            + "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
         ).encode(),
         f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: pypi-index-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
@@ -51,6 +62,7 @@ def make_wheel(directory: Path, name: str, version: str, size: int = 0, requires
         files[f"{module}/padding.bin"] = os.urandom(size)
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     record += f"{dist_info}/RECORD,,\n"
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{module}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as wheel:
         for member, data in files.items():

@@ -326,9 +326,10 @@ def test_outputs_for_users_hold_no_password(staging):
     assert exports["uploadUrl"] == "https://pypi.internal.example/"
     assert "index-url = https://pypi.internal.example/simple/" in exports["pipConf"]
     assert "trusted-host" not in exports["pipConf"], "HTTPS everywhere: nothing to trust blindly"
-    assert "cert = /usr/local/share/ca-certificates/pypi-index-ca.crt" in exports["pipConf"]
+    assert "cert = /etc/ssl/certs/ca-certificates.crt" in exports["pipConf"], "the system bundle, not the CA alone"
     assert "repository = https://pypi.internal.example/" in exports["pypirc"]
     assert 'url = "https://pypi.internal.example/simple/"' in exports["uvIndex"]
+    assert 'url = "https://pypi.internal.example/simple/"\npriority = "primary"' in exports["poetrySource"]
     assert "caCertificate" in exports
     assert not staging.secret_exports, "none of the outputs derives from a secret"
 

@@ -176,6 +176,8 @@ BAD = [
     ("staging", remote(healthTimeoutSeconds="0"), "healthTimeoutSeconds", "from 5"),
     ("staging", remote(publicUrl="http://user:pw@host/"), "publicUrl", "without credentials"),
     ("staging", remote(fallbackUrl="pypi.org"), "fallbackUrl", "http(s) URL"),
+    ("staging", remote(fallbackUrl="https://pypi.org/{path}"), "fallbackUrl", "http(s) URL"),
+    ("staging", remote(fallbackUrl='https://pypi.org/"x'), "fallbackUrl", "http(s) URL"),
     ("staging", remote(packagesVolume="../etc"), "packagesVolume", "Docker name"),
     ("staging", remote(dockerHost="unix:///var/run/docker.sock"), "dockerHost", "leave dockerHost unset"),
     (
