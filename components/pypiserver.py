@@ -1,4 +1,4 @@
-"""pypiserver: its image, its credentials and its container, on the internal network only.
+"""pypiserver: its image, its credentials, its gunicorn configuration and its container, on the internal network only.
 
 It takes uploads and the rare page the indexer has not written; the front server answers everything
 else. It checks passwords itself too (from the htpasswd file in the auth volume).
@@ -6,6 +6,7 @@ else. It checks passwords itself too (from the htpasswd file in the auth volume)
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,10 +14,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from . import scripts, server_args
+from . import gunicorn_conf, scripts, server_args
 from .scope import Scope
-from .settings import Settings
-from .store import Store
+from .store import Store, hooks_volume
 
 # The image has python3 but no curl.
 HEALTHCHECK = [
@@ -45,11 +45,27 @@ def declare_pypiserver(
     after: Sequence[pulumi.Resource] = (),
 ) -> Pypiserver:
     settings = scope.settings
-    mounts = [docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR)]
-    credentials: list[pulumi.Resource] = []
+    mounts = [
+        docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR),
+        docker.ContainerMountArgs(type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True),
+    ]
+    prepared: list[pulumi.Resource] = [
+        scope.step(
+            "gunicorn-config",
+            scripts.write_volume_file(
+                hooks_volume(scope),
+                server_args.HOOKS_DIR,
+                server_args.GUNICORN_CONFIG.rsplit("/", 1)[1],
+                settings.image_ref,
+                server_args.PYPISERVER_UID,
+            ),
+            depends_on=[image, store.hooks],
+            stdin=inspect.getsource(gunicorn_conf),
+        )
+    ]
     if htpasswd is not None:
         assert store.auth is not None, "an htpasswd file needs the auth volume"
-        credentials.append(
+        prepared.append(
             scope.step(
                 "htpasswd",
                 scripts.write_volume_file(
@@ -72,20 +88,21 @@ def declare_pypiserver(
     # Before the provider deletes the running container (it always deletes first), the replacement is
     # tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while
     # the running index keeps serving downloads and uploads.
-    command = server_args.run_args(settings)
+    command, env = server_args.run_args(settings), server_args.run_env(settings)
     canary = scope.step(
         "canary",
         scripts.canary(
             settings.image_ref,
             command,
-            [(m.source, m.target) for m in _volume_mounts(settings, with_auth=htpasswd is not None)],
+            env,
+            [(m.source, m.target) for m in _volume_mounts(scope, with_auth=htpasswd is not None)],
             settings.memory_mb,
             HEALTHCHECK[1:],
             settings.health_timeout_seconds,
         ),
-        depends_on=[image, store.packages, *([store.auth] if store.auth else []), *credentials, *after],
-        # Run again whenever the container would be replaced for its image or its arguments.
-        triggers=[image.image_id, json.dumps(command)],
+        depends_on=[image, store.packages, *([store.auth] if store.auth else []), *prepared, *after],
+        # Run again whenever the container would be replaced for its image, arguments or environment.
+        triggers=[image.image_id, json.dumps(command), json.dumps(env)],
     )
     container = scope.container(
         "container",
@@ -93,12 +110,13 @@ def declare_pypiserver(
         name=settings.container_name,
         image=image.image_id,
         command=command,
+        envs=env,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=store.internal.name, aliases=["pypiserver"])],
         mounts=mounts,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
         ),
-        depends_on=[*credentials, *after, canary],
+        depends_on=[*prepared, *after, canary],
     )
     return Pypiserver(image, container, canary)
 
@@ -109,9 +127,13 @@ class _Mount:
     target: str
 
 
-def _volume_mounts(settings: Settings, with_auth: bool) -> list[_Mount]:
+def _volume_mounts(scope: Scope, with_auth: bool) -> list[_Mount]:
     """The named volumes pypiserver mounts, by Docker name (the canary mounts the same ones)."""
-    mounts = [_Mount(settings.packages_volume, server_args.PACKAGES_DIR)]
+    settings = scope.settings
+    mounts = [
+        _Mount(settings.packages_volume, server_args.PACKAGES_DIR),
+        _Mount(hooks_volume(scope), server_args.HOOKS_DIR),
+    ]
     if with_auth:
         mounts.append(_Mount(settings.auth_volume, server_args.AUTH_DIR))
     return mounts

@@ -273,11 +273,17 @@ def read_file_in(container: str, path: str) -> str:
 
 
 def canary(
-    image: str, args: list[str], mounts: list[tuple[str, str]], memory_mb: int, health: list[str], timeout_seconds: int
+    image: str,
+    args: list[str],
+    env: list[str],
+    mounts: list[tuple[str, str]],
+    memory_mb: int,
+    health: list[str],
+    timeout_seconds: int,
 ) -> str:
     """Start the new pypiserver beside the running one and wait for it to answer healthy.
 
-    Same image and arguments as the replacement will have, the same volumes read-only (`mounts`:
+    Same image, arguments and environment as the replacement will have, the same volumes read-only (`mounts`:
     volume -> target), no network and no published port, as the service user, so nothing it does
     can reach the store or a client. On failure: its last log lines, and a non-zero exit that stops
     `pulumi up` before the running container is touched. The canary is always removed.
@@ -287,6 +293,8 @@ def canary(
     run += ["--memory", f"{memory_mb}m", "--security-opt", "no-new-privileges:true", "--cap-drop", "ALL"]
     for volume, target in mounts:
         run += ["--mount", f"type=volume,source={volume},target={target},readonly"]
+    for variable in env:
+        run += ["--env", variable]
     run += [image, *args]
     probe = shlex.join(["docker", "exec", name, *health])
     return f"""set -eu

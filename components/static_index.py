@@ -289,6 +289,7 @@ class Indexer:
         """Files seen closed by their writer since they last changed (see `Watch`)."""
         self.yanked_file = os.path.join(output, YANKED_FILE)
         self.yank_report: dict[tuple[str, str], bool] = {}
+        self.scanned = bool(self.files)  # a cache from an earlier run: what changed since is news
 
     def yanked(self) -> dict[str, dict[str, str]]:
         """What the operator yanked: project -> canonical version -> reason (absent file: nothing)."""
@@ -369,12 +370,31 @@ class Indexer:
             _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
             written += 1
         self.closed &= young  # a settled file needs no record of its close
+        self._report_changes(seen)
         self._report_yanks(yanked, found)
         if seen != self.files:
             self.files = seen
             _write(self.cache_file, json.dumps(seen))
         self.pages = found
         return written
+
+    def _report_changes(self, seen: dict[str, dict]) -> None:
+        """The store's side of the audit: each file that appeared in or left the store, with its hash,
+        whoever put it there (pypiserver's own audit line names the user of an upload or removal).
+        The first scan of a fresh pages volume lists nothing: it is the store as it already was."""
+        if self.scanned:
+            for name in sorted(set(seen) - set(self.files)):
+                print(f"audit: file added {name!r} sha256={seen[name]['sha256']} size={seen[name]['size']}", flush=True)
+            for name in sorted(set(seen) & set(self.files)):
+                if seen[name]["sha256"] != self.files[name]["sha256"]:
+                    print(
+                        f"audit: file replaced {name!r} sha256={seen[name]['sha256']} size={seen[name]['size']}",
+                        flush=True,
+                    )
+            for name in sorted(set(self.files) - set(seen)):
+                if name not in self.closed and not os.path.exists(os.path.join(self.packages, name)):
+                    print(f"audit: file removed {name!r} sha256={self.files[name]['sha256']}", flush=True)
+        self.scanned = True
 
     def _report_yanks(self, yanked: dict[str, dict[str, str]], found: dict[str, dict[str, dict]]) -> None:
         """Say in the journal what is yanked, and which yank names no file (a typo, or not yet uploaded)."""

@@ -26,6 +26,8 @@ class Store:
     """Certificates, the internal CA and ACME accounts."""
     auth: docker.Volume | None
     """pypiserver's htpasswd file, when anything is protected."""
+    hooks: docker.Volume
+    """pypiserver's gunicorn configuration (the upload audit)."""
     internal: docker.Network
     """pypiserver's only network: no way in or out except through the front server."""
     public: docker.Network
@@ -34,6 +36,10 @@ class Store:
 
 def pages_volume(scope: Scope) -> str:
     return f"{scope.settings.container_name}-pages"
+
+
+def hooks_volume(scope: Scope) -> str:
+    return f"{scope.settings.container_name}-hooks"
 
 
 def front_config_volume(scope: Scope) -> str:
@@ -53,6 +59,7 @@ def declare_store(scope: Scope, with_auth: bool) -> Store:
     # Losing the CA means every client must trust a new one: kept like the packages.
     front_data = scope.volume("front-data", f"{backend}-front-data", "front-data", **kept)
     auth = scope.volume("auth", settings.auth_volume, "auth") if with_auth else None
+    hooks = scope.volume("hooks", hooks_volume(scope), "hooks")
     internal = docker.Network(
         scope.child_name("internal"),
         name=f"{backend}-internal",
@@ -63,4 +70,4 @@ def declare_store(scope: Scope, with_auth: bool) -> Store:
     public = docker.Network(
         scope.child_name("public"), name=f"{backend}-public", opts=scope.opts(depends_on=scope.ready)
     )
-    return Store(packages, pages, front_config, front_data, auth, internal, public)
+    return Store(packages, pages, front_config, front_data, auth, hooks, internal, public)

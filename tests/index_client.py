@@ -110,12 +110,34 @@ def upload(
     upload_url: str, wheel: Path, user: str, password: str, timeout: float = 60, ca: Path | None = None
 ) -> Response:
     """The upload twine makes (multipart, `:action=file_upload`), in-process: cheap enough to repeat."""
-    boundary = "pypi-index-upload-boundary"
-    fields = [
+    fields: list[tuple[str, str | None, bytes]] = [
         (":action", None, b"file_upload"),
         ("protocol_version", None, b"1"),
         ("content", wheel.name, wheel.read_bytes()),
     ]
+    return post_form(upload_url, fields, user, password, timeout, ca)
+
+
+def remove(upload_url: str, project: str, version: str, user: str, password: str, ca: Path | None = None) -> Response:
+    """pypiserver's removal API (`:action=remove_pkg`): every file of one release."""
+    fields: list[tuple[str, str | None, bytes]] = [
+        (":action", None, b"remove_pkg"),
+        ("name", None, project.encode()),
+        ("version", None, version.encode()),
+    ]
+    return post_form(upload_url, fields, user, password, 60, ca)
+
+
+def post_form(
+    upload_url: str,
+    fields: list[tuple[str, str | None, bytes]],
+    user: str,
+    password: str,
+    timeout: float,
+    ca: Path | None,
+) -> Response:
+    """A multipart POST to the upload URL, with Basic credentials."""
+    boundary = "pypi-index-upload-boundary"
     body = b""
     for name, filename, data in fields:
         disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")

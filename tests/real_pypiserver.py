@@ -7,10 +7,11 @@ cannot share one with the program's libpass + bcrypt 5, and the hashes must veri
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ class RunningIndex:
     log: Path
     command: list[str]
     workdir: Path
+    env: dict[str, str]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -62,7 +64,9 @@ class RunningIndex:
     def start(self) -> None:
         """Start it again with the same command (after `stop`)."""
         with self.log.open("ab") as sink:
-            self.process = subprocess.Popen(self.command, cwd=self.workdir, stdout=sink, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self.command, cwd=self.workdir, stdout=sink, stderr=subprocess.STDOUT, env=self.env
+            )
 
 
 def localize(args: list[str], packages: Path, htpasswd: Path, port: int) -> list[str]:
@@ -75,8 +79,16 @@ def localize(args: list[str], packages: Path, htpasswd: Path, port: int) -> list
 
 @contextmanager
 def running_index(
-    args: list[str], htpasswd_text: str | None, workdir: Path, version: str, port: int
+    args: list[str],
+    htpasswd_text: str | None,
+    workdir: Path,
+    version: str,
+    port: int,
+    env: Sequence[str] = (),
+    gunicorn_config: str | None = None,
 ) -> Iterator[RunningIndex]:
+    """pypiserver as the container runs it: `args`, `env` (the container's envs) and, where `env`
+    names it, the program's gunicorn configuration `gunicorn_config`, with paths mapped here."""
     venv = ensure_venv(version)
     packages = workdir / "packages"
     packages.mkdir(parents=True, exist_ok=True)
@@ -87,12 +99,23 @@ def running_index(
         htpasswd.chmod(0o600)
     # --server gunicorn reads ./gunicorn.conf.py, as in the image's WORKDIR /data.
     shutil.copy(GUNICORN_CONF, workdir / "gunicorn.conf.py")
+    hooks = workdir / "hooks"
+    environment = dict(os.environ)
+    for variable in env:
+        key, value = variable.split("=", 1)
+        if server_args.GUNICORN_CONFIG in value:
+            assert gunicorn_config is not None, f"{variable} names a configuration: pass its text"
+            hooks.mkdir(exist_ok=True)
+            local = gunicorn_config.replace(f'"{server_args.PACKAGES_DIR}"', repr(str(packages)))
+            (hooks / "gunicorn.conf.py").write_text(local)
+            value = value.replace(server_args.GUNICORN_CONFIG, str(hooks / "gunicorn.conf.py"))
+        environment[key] = value
     log = workdir / "pypiserver.log"
     command = [str(venv / "bin" / "pypi-server"), *localize(args, packages, htpasswd, port)]
     with log.open("wb") as sink:
-        process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=workdir, stdout=sink, stderr=subprocess.STDOUT, env=environment)
     url = f"http://127.0.0.1:{port}"
-    index = RunningIndex(url, port, packages, htpasswd, process, log, command, workdir)
+    index = RunningIndex(url, port, packages, htpasswd, process, log, command, workdir, environment)
     try:
         try:
             wait_healthy(url, timeout=30)

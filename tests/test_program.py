@@ -73,6 +73,7 @@ def test_dev_runs_on_the_local_engine_without_ssh_or_systemd(dev):
         "pypi-ca",
         "pypi-caddyfile",
         "pypi-canary",
+        "pypi-gunicorn-config",
         "pypi-health",
         "pypi-yanked",
     ]
@@ -119,6 +120,7 @@ def test_every_remote_command_verifies_the_host_key(stack):
     assert {c.name for c in commands} == {
         "host-guard", "docker-bootstrap", "pypi-htpasswd", "pypi-caddyfile", "pypi-unit", "pypi-health", "pypi-ca",
         "pypi-backup-secrets", "pypi-backup-repository", "pypi-backup-units", "pypi-canary", "pypi-yanked",
+        "pypi-gunicorn-config",
     }  # fmt: skip
     for c in commands:
         connection = c.plain["connection"]
@@ -445,10 +447,12 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
     canary = staging.named("pypi-canary").plain
     container = staging.named("pypi-container").plain
     assert depends_on(staging, "pypi-container", "pypi-canary"), "the running container is touched only after"
-    assert canary["triggers"] == [container["image"], json.dumps(container["command"])]
+    assert canary["triggers"] == [container["image"], json.dumps(container["command"]), json.dumps(container["envs"])]
     script = canary["create"]
     assert "--network none" in script and "--user 9898:9898" in script and "-p " not in script
     assert "source=pypiserver-packages,target=/data/packages,readonly" in script
+    assert "source=pypiserver-hooks,target=/data/hooks,readonly" in script
+    assert "--env " in script and "GUNICORN_CMD_ARGS=--config /data/hooks/gunicorn.conf.py" in script, "the same env"
     assert "source=pypiserver-auth,target=/data/auth,readonly" in script
     assert "pypiserver/pypiserver:v2.4.1 run --port 8080" in script
     assert "docker logs --tail 40 pypiserver-canary" in script
@@ -479,3 +483,18 @@ def test_yanked_releases_reach_the_pages_volume_as_config_says():
     assert depends_on(d, "pypi-yanked", "pypi-pages"), "written into the volume the indexer renders from"
     unyanked = deploy("staging")
     assert json.loads(reveal(unyanked.named("pypi-yanked").inputs["stdin"])) == {}, "un-yanking: the entry goes"
+
+
+def test_pypiserver_runs_gunicorn_with_the_audit_configuration():
+    d = deploy("staging")
+    container = d.named("pypi-container").plain
+    assert container["envs"] == ["GUNICORN_CMD_ARGS=--config /data/hooks/gunicorn.conf.py"]
+    assert {"source": "pypiserver-hooks", "target": "/data/hooks", "readOnly": True}.items() <= next(
+        m for m in container["mounts"] if m["target"] == "/data/hooks"
+    ).items()
+    step = d.named("pypi-gunicorn-config")
+    assert "def post_request(worker, req, environ, resp)" in reveal(step.inputs["stdin"])
+    assert depends_on(d, "pypi-container", "pypi-gunicorn-config") and depends_on(
+        d, "pypi-canary", "pypi-gunicorn-config"
+    )
+    assert deploy("staging", server="gevent").named("pypi-container").plain.get("envs") in (None, [])

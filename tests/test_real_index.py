@@ -21,7 +21,7 @@ from real_front import RunningFront, running_front
 from test_program import PASSWORDS, deploy
 
 from host.machine import free_port
-from index_client import client_env, http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
+from index_client import client_env, http_get, make_wheel, pip_install, remove, twine_upload, upload, wait_healthy
 from real_pypiserver import RunningIndex, running_index
 from recorded import Deployment, reveal
 
@@ -64,7 +64,15 @@ def stack(tmp_path_factory):
     image_tag = deployment.named("pypi-image").plain["name"].split(":")[1]
     workdir = tmp_path_factory.mktemp("index")
     with (
-        running_index(container["command"], htpasswd, workdir / "backend", image_tag, backend_port) as backend,
+        running_index(
+            container["command"],
+            htpasswd,
+            workdir / "backend",
+            image_tag,
+            backend_port,
+            env=container["envs"],
+            gunicorn_config=reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]),
+        ) as backend,  # fmt: skip
         running_front(caddy_text, workdir / "front", backend.packages, backend_port, https_port) as front,
     ):
         yield Stack(backend, front, deployment.exports, https_port)
@@ -422,3 +430,31 @@ def test_a_yanked_release_is_skipped_unless_pinned_and_unyanking_restores_it(sta
     yank_file.write_text("{}")
     wait_until_true(lambda: "data-yanked" not in page.read_text())
     assert installed("yank-tool", "unyanked")[0] == 'VERSION = "1.1"\n'
+
+
+def audit_lines(stack: Stack) -> list[str]:
+    return [line for line in stack.backend.log.read_text().splitlines() if line.startswith("audit: ")]
+
+
+def test_every_upload_and_removal_is_audited_with_user_file_sha256_and_time(stack, tmp_path):
+    """The gunicorn hook the program installs: one line per upload or removal, in pypiserver's log
+    (the journal, on a host), with the user and never the password."""
+    wheel = make_wheel(tmp_path, "audited-tool", "1.0")
+    assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status == 200
+    assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status in (400, 409)
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    stored = f"file={wheel.name} sha256={digest} size={wheel.stat().st_size}"
+    wait_until_true(lambda: any(stored in line for line in audit_lines(stack)))
+    record = next(line for line in audit_lines(stack) if stored in line)
+    assert re.fullmatch(rf"audit: upload user=ci status=200 time=\d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ {stored}", record)
+    refused = "audit: upload user=ci status=409 "
+    wait_until_true(lambda: any(refused in line and wheel.name in line for line in audit_lines(stack)))
+    # pypiserver finds a release by the name as its files spell it
+    removal = remove(stack.exports["uploadUrl"], "audited_tool", "1.0", USER, PASSWORD, ca=stack.front.ca)
+    assert removal.status == 200 and not (stack.backend.packages / wheel.name).exists()
+    wait_until_true(lambda: any("audit: remove user=ci status=200" in line for line in audit_lines(stack)))
+    assert any(
+        re.search(r"audit: remove user=ci status=200 time=\S+ project=audited_tool version=1\.0$", line)
+        for line in audit_lines(stack)
+    )
+    assert PASSWORD not in stack.backend.log.read_text(), "never the password"

@@ -46,6 +46,7 @@ def test_the_program_sends_the_scripts_we_check():
         "dev:pypi-health:create",
         "dev:pypi-ca:create",
         "dev:pypi-yanked:create",
+        "dev:pypi-gunicorn-config:create",
         "production:host-guard:create",
         "production:host-guard:update",
         "production:host-guard:delete",
@@ -62,6 +63,7 @@ def test_the_program_sends_the_scripts_we_check():
         "production:pypi-health:create",
         "production:pypi-ca:create",
         "production:pypi-yanked:create",
+        "production:pypi-gunicorn-config:create",
     }
 
 

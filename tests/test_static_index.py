@@ -262,3 +262,28 @@ def test_yanked_releases_are_marked_not_deleted_and_unyanking_clears_the_mark(tm
 )
 def test_canonical_version_matches_what_pep_440_calls_equal(version, canonical):
     assert static_index.canonical_version(version) == canonical
+
+
+def test_the_store_side_of_the_audit_names_each_file_added_replaced_or_removed(tmp_path, capsys):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    (packages / "old_tool-1.0.tar.gz").write_bytes(b"old")
+    indexer = Indexer(str(packages), str(output))
+    indexer.scan()
+    assert "audit:" not in capsys.readouterr().out, "the store as it was is not news"
+    (packages / "new_tool-1.0.tar.gz").write_bytes(b"new")
+    indexer.scan()
+    digest = hashlib.sha256(b"new").hexdigest()
+    assert f"audit: file added 'new_tool-1.0.tar.gz' sha256={digest} size=3\n" in capsys.readouterr().out
+    (packages / "new_tool-1.0.tar.gz").write_bytes(b"other")
+    old = (packages / "new_tool-1.0.tar.gz").stat().st_mtime - 5  # settled, and another mtime than before
+    os.utime(packages / "new_tool-1.0.tar.gz", (old, old))
+    (packages / "old_tool-1.0.tar.gz").unlink()
+    indexer.scan()
+    log = capsys.readouterr().out
+    assert f"audit: file replaced 'new_tool-1.0.tar.gz' sha256={hashlib.sha256(b'other').hexdigest()} size=5" in log
+    assert f"audit: file removed 'old_tool-1.0.tar.gz' sha256={hashlib.sha256(b'old').hexdigest()}\n" in log
+    restarted = Indexer(str(packages), str(output))
+    (packages / "third-1.0.tar.gz").write_bytes(b"3")
+    restarted.scan()
+    assert "audit: file added 'third-1.0.tar.gz'" in capsys.readouterr().out, "a change while it was down is news"

@@ -178,6 +178,9 @@ CONTAINER: dict[str, Attr] = {
     "name": Attr(force_new=True),
     "image": Attr(force_new=True),
     "command": Attr(force_new=True, computed=True, kind="list"),
+    # Create sends it as Config.Env (resource_docker_container_funcs.go, Create: `d.GetOk("env")`);
+    # Read never writes it back, so the state keeps what was sent and the image's ENV never diffs.
+    "envs": Attr(force_new=True, computed=True, kind="set"),
     "entrypoints": Attr(force_new=True, computed=True, kind="list"),
     # DiffSuppressFunc: `if newV == "" { newV = oldV }`
     "user": Attr(force_new=True, suppress=lambda old, new: not new or old == new),
@@ -352,6 +355,8 @@ class DockerProvider:
             config["Cmd"] = list(inputs["command"])
         if inputs.get("entrypoints"):
             config["Entrypoint"] = list(inputs["entrypoints"])
+        if inputs.get("envs"):
+            config["Env"] = sorted(inputs["envs"])  # stringSetToStringSlice over a schema.Set
         if inputs.get("user"):
             config["User"] = inputs["user"]
         exposed: dict[str, dict] = {}

@@ -227,6 +227,9 @@ def test_1_second_apply_changes_nothing(site):
     assert {k: v.inputs for k, v in site.applier.state.items()} == {k: v.inputs for k, v in before.items()}
 
 
+AUDIT_COMMAND = "sudo -n journalctl -u pypiserver -u pypiserver-indexer -g '^audit: ' -o short-iso --no-pager"
+
+
 def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
     exports = run_program("production", site.config).exports
     result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"], ca=site.ca)
@@ -237,6 +240,15 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
     )  # fmt: skip
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert (tmp_path / "site" / "team_tool" / "__init__.py").exists()
+    # The upload audit, with the README's command: who, which file, its sha256, when.
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    deadline = time.monotonic() + 20
+    while "user=ci status=200 " not in (audit := site.host.ssh(AUDIT_COMMAND).stdout) or digest not in audit:
+        assert time.monotonic() < deadline, audit[-2000:]
+        time.sleep(0.5)
+    assert (
+        f"file={wheel.name} sha256={digest}" in audit and f"audit: file added '{wheel.name}' sha256={digest}" in audit
+    )
     for credentials in [(None, None), ("ci", "wrong-password-123"), ("mallory", USERS["ci"])]:
         for path in ("/simple/", "/simple/team-tool/", f"/packages/{wheel.name}"):
             assert site.get(path, *credentials).status in (401, 403), (credentials, path)
