@@ -1,10 +1,21 @@
-"""gunicorn's configuration for pypiserver, with the upload audit.
+"""gunicorn's configuration for pypiserver: the upload guard and the upload audit.
 
 pypiserver names `gunicorn.conf.py` and GUNICORN_CMD_ARGS as the ways to configure its gunicorn
 (pypiserver/__main__.py); the container's GUNICORN_CMD_ARGS points gunicorn at this file, which the
 program writes into a volume of its own. It keeps the image's settings (docker/gunicorn.conf.py in
 pypiserver v2.4.x) and adds one hook: after every upload or removal request, one line in the log
 (so in the host's journal): who, what, the answer, when, and for a stored file its sha256.
+
+The guard, in front of pypiserver in the same process, refuses before anything is stored:
+- a file name the index cannot serve: the indexer's pages and pypiserver must read the same project
+  and version from it (`foo-1.0-beta.tar.gz` is project foo to pypiserver, foo-1-0 to a PEP 503
+  reader; `.hidden-1.0.tar.gz` and `foo.zip` are stored by pypiserver and listed by nobody);
+- a second file for a release under another spelling of its name or version (`Team.Tool-1.0.tar.gz`
+  beside `team_tool-1.0.tar.gz`, `team_tool-1.0.0-py3-none-any.whl` beside `..-1.0-py3-none-any.whl`):
+  pypiserver compares names byte for byte, installers by PEP 503 and PEP 440. A released file is
+  immutable.
+The naming rules are the indexer's own (components/static_index.py), appended to this file's text as
+INDEX_RULES by the program, so the guard and the pages can never disagree.
 
 pypiserver itself logs an upload's user only at INFO (with every request) and a removal's never.
 The hook reads what pypiserver already parsed: bottle caches a request's forms and files in the
@@ -20,6 +31,7 @@ import hashlib
 import os
 import sys
 import time
+import types
 
 # The image's own settings.
 errorlog = "-"
@@ -29,6 +41,80 @@ worker_class = "gevent"
 
 PACKAGES_DIR = "/data/packages"  # server_args.PACKAGES_DIR; this file cannot import the program
 AUDITED = ("file_upload", "remove_pkg")
+
+
+def index_rules() -> types.ModuleType:
+    """The indexer's naming rules: embedded by the program in the container, imported under the tests."""
+    source = globals().get("INDEX_RULES")
+    if source is None:
+        from components import static_index
+
+        return static_index
+    module = types.ModuleType("static_index")
+    exec(compile(source, "static_index.py", "exec"), module.__dict__)  # noqa: S102 (the program's own source)
+    return module
+
+
+def release_key(rules: types.ModuleType, filename: str) -> tuple[str, str, str] | None:
+    """What makes two files the same file of one release, whatever the spelling: the PEP 503 project,
+    the PEP 440 version, and what follows them (a wheel's tags, an sdist's archive kind)."""
+    project, version = rules.project_of(filename), rules.version_of(filename)
+    if not project or not version:
+        return None
+    if filename.endswith((".whl", ".egg")):
+        rest = "-".join(filename.split("-")[2:])
+    else:
+        rest = next(suffix for suffix in rules.SUFFIXES if filename.endswith(suffix))
+    return project, rules.canonical_version(version), rest.lower()
+
+
+def refusal(rules: types.ModuleType, filename: str, pypiserver_reads: tuple[str, str] | None, stored: list[str]):
+    """Why an upload named `filename` must be refused, as (status, message), or None to let it through.
+
+    `pypiserver_reads` is pypiserver's own (name, version) for the file; `stored`, the store's files.
+    """
+    key = release_key(rules, filename)
+    if key is None or pypiserver_reads is None:
+        return "400 Bad Request", f"{filename!r}: not a distribution file name this index can serve"
+    name, version = pypiserver_reads
+    if rules.normalize(name) != key[0] or rules.canonical_version(version.split("-")[0]) != key[1]:
+        return "400 Bad Request", (
+            f"{filename!r}: pypiserver would store it as {name} {version}, and the index would list it as "
+            f"{key[0]} {key[1]}; name the file NAME-VERSION.tar.gz (PEP 625) or as a wheel (PEP 427)"
+        )
+    for other in stored:
+        if other != filename and release_key(rules, other) == key:
+            return "409 Conflict", (
+                f"{filename!r}: this release already has {other!r}, the same file under another spelling; "
+                "a released file is never replaced: upload a new version"
+            )
+    return None
+
+
+def guard(app, rules: types.ModuleType, packages: str):
+    """`app` behind the upload guard: refused uploads never reach pypiserver, so nothing is stored."""
+    from pypiserver.bottle_wrapper.bottle import BaseRequest  # type: ignore[import-not-found]
+    from pypiserver.pkg_helpers import guess_pkgname_and_version  # type: ignore[import-not-found]
+
+    def guarded(environ, start_response):
+        if environ.get("REQUEST_METHOD") == "POST":
+            # Parsed once: bottle caches the forms and files in the environ, and pypiserver reuses them.
+            request = BaseRequest(environ)
+            content = request.files.get("content") if request.forms.get(":action") == "file_upload" else None
+            filename = getattr(content, "raw_filename", None)
+            if filename:
+                answer = refusal(rules, filename, guess_pkgname_and_version(filename), os.listdir(packages))
+                if answer is not None:
+                    start_response(answer[0], [("Content-Type", "text/plain; charset=utf-8")])
+                    return [(answer[1] + "\n").encode()]
+        return app(environ, start_response)
+
+    return guarded
+
+
+def post_worker_init(worker) -> None:
+    """gunicorn server hook: the worker's application is loaded; put the guard in front of it."""
+    worker.wsgi = guard(worker.wsgi, index_rules(), PACKAGES_DIR)
 
 
 def user_of(authorization: str | None) -> str:

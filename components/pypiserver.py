@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from . import gunicorn_conf, scripts, server_args
+from . import gunicorn_conf, scripts, server_args, static_index
 from .scope import Scope
 from .store import Store, hooks_volume
 
@@ -60,7 +60,7 @@ def declare_pypiserver(
                 server_args.PYPISERVER_UID,
             ),
             depends_on=[image, store.hooks],
-            stdin=inspect.getsource(gunicorn_conf),
+            stdin=render_gunicorn_config(),
         )
     ]
     if htpasswd is not None:
@@ -119,6 +119,12 @@ def declare_pypiserver(
         depends_on=[*prepared, *after, canary],
     )
     return Pypiserver(image, container, canary)
+
+
+def render_gunicorn_config() -> str:
+    """gunicorn_conf's text, with the indexer's naming rules appended as INDEX_RULES (the container
+    has no copy of the program: the guard and the pages must read file names alike)."""
+    return inspect.getsource(gunicorn_conf) + f"\n\nINDEX_RULES = {inspect.getsource(static_index)!r}\n"
 
 
 @dataclass(frozen=True)

@@ -458,3 +458,66 @@ def test_every_upload_and_removal_is_audited_with_user_file_sha256_and_time(stac
         for line in audit_lines(stack)
     )
     assert PASSWORD not in stack.backend.log.read_text(), "never the password"
+
+
+def pages_list(stack: Stack) -> dict[str, set[str]]:
+    """Every project the root page names -> the files its JSON page lists (what clients see)."""
+    accept = "application/vnd.pypi.simple.v1+json"
+    root = json.loads(http_get(stack.url("/simple/"), USER, PASSWORD, ca=stack.front.ca, accept=accept).body)
+    listed = {}
+    for project in root["projects"]:
+        page = http_get(stack.url(f"/simple/{project['name']}/"), USER, PASSWORD, ca=stack.front.ca, accept=accept)
+        listed[project["name"]] = {f["filename"] for f in json.loads(page.body)["files"]}
+    return listed
+
+
+def store_list(stack: Stack) -> dict[str, set[str]]:
+    from components.static_index import project_of
+
+    stored: dict[str, set[str]] = {}
+    for path in stack.backend.packages.iterdir():
+        stored.setdefault(project_of(path.name) or f"UNSERVED {path.name}", set()).add(path.name)
+    return stored
+
+
+def test_no_upload_is_stored_unserved_or_as_a_second_spelling_and_the_pages_are_the_store(stack, tmp_path):
+    """Adversarial names through the front server and the real pypiserver behind the program's guard."""
+    released = make_wheel(tmp_path / "released", "spelled-tool", "1.0")
+    assert upload(stack.exports["uploadUrl"], released, USER, PASSWORD, ca=stack.front.ca).status == 200
+    attempts = {
+        # pypiserver stores all of these; a PEP 503 reader lists them elsewhere or nowhere
+        "foo-1.0-beta.tar.gz": 400,
+        ".hidden-1.0.tar.gz": 400,
+        "foo.zip": 400,
+        # the same release under another spelling of its name or version: a second, different file
+        "Spelled.Tool-1.0-py3-none-any.whl": 409,
+        "SPELLED_TOOL-1.0.0-py3-none-any.whl": 409,
+        # allowed: another file of the same release, and a new release
+        "spelled_tool-1.0.tar.gz": 200,
+        "spelled_tool-1.1-py3-none-any.whl": 200,
+    }
+    for name, expected in attempts.items():
+        other = tmp_path / "attempts" / name
+        other.parent.mkdir(exist_ok=True)
+        other.write_bytes(b"a different file " + name.encode())
+        answer = upload(stack.exports["uploadUrl"], other, USER, PASSWORD, ca=stack.front.ca)
+        assert answer.status == expected, (name, answer.status, answer.body[:300])
+        if expected != 200:
+            assert name.encode() in answer.body, "the refusal names the file"
+            assert not (stack.backend.packages / name).exists(), f"{name}: refused and still stored"
+    assert (stack.backend.packages / released.name).read_bytes() == released.read_bytes(), "the release is intact"
+    # A removal through pypiserver's API and one by hand: the pages follow the store.
+    assert remove(stack.exports["uploadUrl"], "spelled_tool", "1.1", USER, PASSWORD, ca=stack.front.ca).status == 200
+    (stack.backend.packages / "spelled_tool-1.0.tar.gz").unlink()
+    wait_until_true(lambda: pages_list(stack) == store_list(stack))
+    assert pages_list(stack)["spelled-tool"] == {released.name}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/health/", "/health/../simple/", "/HEALTH", "//health", "/health%2F..%2Fsimple%2F", "/health/x", "/healthz"],
+)
+def test_the_health_exemption_covers_exactly_the_health_check(stack, path):
+    assert stack.get("/health").status == 200, "the health check needs no password"
+    answer = http_get(stack.url(path), ca=stack.front.ca)
+    assert answer.status in (401, 404), (path, answer.status, answer.body[:200])

@@ -415,10 +415,15 @@ def test_5_a_new_image_that_cannot_start_changes_nothing_and_says_why(site, tmp_
     assert upload(f"{site.url}/", wheel, "ci", USERS["ci"], ca=site.ca).status == 200
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     # The state holds what ran before the canary failed, as the engine would have it: the new image
-    # resource, and the htpasswd writer that names it. Going back changes those and no container (a
-    # preview would show the containers as "replace": the image's ID is unknown until it is read).
+    # resource, and the volume writers that name it (gunicorn's configuration, htpasswd). Going back
+    # changes those and no container (a preview would show the containers as "replace": the image's
+    # ID is unknown until it is read).
     steps = changes_only(site.applier.up(run_program("production", site.config)))
-    assert [(s.name, s.op) for s in steps] == [("pypi-image", "replace"), ("pypi-htpasswd", "update")], steps
+    assert [(s.name, s.op) for s in steps] == [
+        ("pypi-image", "replace"),
+        ("pypi-gunicorn-config", "update"),
+        ("pypi-htpasswd", "update"),
+    ], steps
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running
 
 
