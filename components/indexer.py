@@ -35,7 +35,9 @@ def indexer_name(settings: Settings) -> str:
     return f"{settings.container_name}-indexer"
 
 
-def declare_yanked(scope: Scope, image: docker.RemoteImage, store: Store) -> pulumi.Resource:
+def declare_yanked(
+    scope: Scope, image: docker.RemoteImage, store: Store, after: Sequence[pulumi.Resource] = ()
+) -> pulumi.Resource:
     """The yank list (PEP 592), as config says, into the pages volume: the indexer re-renders the
     pages when it changes. Nothing is deleted; un-yanking is removing the entry."""
     return scope.step(
@@ -43,7 +45,8 @@ def declare_yanked(scope: Scope, image: docker.RemoteImage, store: Store) -> pul
         scripts.write_volume_file(
             pages_volume(scope), INDEX_DIR, static_index.YANKED_FILE, scope.settings.image_ref, 0
         ),
-        depends_on=[image, store.pages],
+        # After the canary: a new image runs nothing else until it has proved it starts.
+        depends_on=[image, store.pages, *after],
         stdin=json.dumps(scope.settings.yanked, sort_keys=True),
     )
 

@@ -72,7 +72,7 @@ class PackageIndex(pulumi.ComponentResource):
         image = scope.image("image", settings.image_ref)
         backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
         indexer = declare_indexer(scope, image, store, after=[*restored, backend.canary])
-        declare_yanked(scope, image, store)
+        declare_yanked(scope, image, store, after=[backend.canary])
         front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
 
         containers = {

@@ -481,6 +481,7 @@ def test_yanked_releases_reach_the_pages_volume_as_config_says():
     step = d.named("pypi-yanked")
     assert json.loads(reveal(step.inputs["stdin"])) == {"team-tool": {"1.2.0": "broken wheel"}}
     assert depends_on(d, "pypi-yanked", "pypi-pages"), "written into the volume the indexer renders from"
+    assert depends_on(d, "pypi-yanked", "pypi-canary"), "a new image runs nothing else before it proved it starts"
     unyanked = deploy("staging")
     assert json.loads(reveal(unyanked.named("pypi-yanked").inputs["stdin"])) == {}, "un-yanking: the entry goes"
 

@@ -419,11 +419,11 @@ def test_5_a_new_image_that_cannot_start_changes_nothing_and_says_why(site, tmp_
     # changes those and no container (a preview would show the containers as "replace": the image's
     # ID is unknown until it is read).
     steps = changes_only(site.applier.up(run_program("production", site.config)))
-    assert [(s.name, s.op) for s in steps] == [
+    assert {(s.name, s.op) for s in steps} == {
         ("pypi-image", "replace"),
         ("pypi-gunicorn-config", "update"),
         ("pypi-htpasswd", "update"),
-    ], steps
+    }, steps
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running
 
 
