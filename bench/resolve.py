@@ -48,6 +48,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 # Run as a script, sys.path[0] is bench/ itself: replace it with the repository root (imported as
 # bench.resolve, by the tests, the path is already right).
@@ -58,6 +59,9 @@ import bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 from bench.resolve_store import FULL, QUICK, TOP, ResolveStore, Spec, ensure_store
 from bench.store import cache_root
 from bench.traffic import CountingProxy, Request, Traffic, log_requests, wheel_gets
+
+if TYPE_CHECKING:
+    from recorded import Deployment
 
 ROUNDS, QUICK_ROUNDS = 5, 3
 USER = "bench"
@@ -214,10 +218,9 @@ def static_server(tree: Path, work: Path) -> Iterator[tuple[int, Path]]:
         process.wait(timeout=10)
 
 
-def _ours_deployment(password: str, https_port: int) -> tuple[str, list[str], str, str]:
-    """(Caddyfile, pypiserver's arguments, htpasswd text, image tag) the program renders for the dev
-    stack with auth on everything and one user, on ``https_port``."""
-    from recorded import reveal, run_program, stack_config
+def _ours_deployment(password: str, https_port: int) -> Deployment:
+    """The dev stack as the program declares it, with auth on everything and one user, on ``https_port``."""
+    from recorded import run_program, stack_config
 
     config = {
         **stack_config("dev"),
@@ -225,13 +228,7 @@ def _ours_deployment(password: str, https_port: int) -> tuple[str, list[str], st
         "authenticate": ["update", "download", "list"],
         "users": {USER: password},
     }
-    deployment = run_program("dev", config, secret_keys=("users",))
-    return (
-        reveal(deployment.named("pypi-caddyfile").inputs["stdin"]),
-        list(deployment.named("pypi-container").plain["command"]),
-        reveal(deployment.named("pypi-htpasswd").inputs["stdin"]),
-        deployment.named("pypi-image").plain["name"].split(":")[1],
-    )
+    return run_program("dev", config, secret_keys=("users",))
 
 
 def _wait_indexed(indexer_output: Path, store: ResolveStore, timeout: float = 180) -> None:
@@ -376,7 +373,8 @@ def run(args: argparse.Namespace) -> int:
     from components import server_args
     from host.machine import free_port
     from index_client import http_get
-    from real_pypiserver import running_index
+    from real_pypiserver import running_deployed_index, running_index
+    from recorded import reveal
 
     started = time.monotonic()
     spec: Spec = QUICK if args.quick else FULL
@@ -395,13 +393,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         with contextlib.ExitStack() as stack:
             https_port, backend_port, recipe_port = free_port(), free_port(), free_port()
-            caddy_text, command, htpasswd, tag = _ours_deployment(password, https_port)
-            # ours: pypiserver with the program's arguments and htpasswd, Caddy with its Caddyfile (plus an
-            # access log), the indexer writing pages and metadata from the same folder.
+            deployment = _ours_deployment(password, https_port)
+            caddy_text = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])
+            tag = deployment.named("pypi-image").plain["name"].split(":")[1]
+            # ours: pypiserver as the program declares it (arguments, htpasswd, gunicorn configuration),
+            # Caddy with its Caddyfile (plus an access log), the indexer writing pages and metadata
+            # from the same folder.
             _link_tree(store.packages, work / "ours" / "backend" / "packages")
-            backend = stack.enter_context(
-                running_index(command, htpasswd, work / "ours" / "backend", tag, backend_port)
-            )
+            backend = stack.enter_context(running_deployed_index(deployment, work / "ours" / "backend", backend_port))
             ours_log = work / "ours" / "access.log"
             front = stack.enter_context(
                 running_front(

@@ -19,6 +19,7 @@ from pathlib import Path
 from components import server_args
 from host.images import OFFICIAL_IMAGE_PINS, cache_dir
 from index_client import wait_healthy
+from recorded import Deployment, reveal
 
 GUNICORN_CONF = Path(__file__).parent / "host" / "files" / "pypiserver" / "gunicorn.conf.py"
 
@@ -124,3 +125,20 @@ def running_index(
         yield index
     finally:
         index.stop()
+
+
+@contextmanager
+def running_deployed_index(deployment: Deployment, workdir: Path, port: int) -> Iterator[RunningIndex]:
+    """pypiserver exactly as `deployment` declares its container: arguments, environment, htpasswd
+    and the gunicorn configuration (the upload guard and audit), at the version its image pins."""
+    container = deployment.named("pypi-container").plain
+    with running_index(
+        container["command"],
+        reveal(deployment.named("pypi-htpasswd").inputs["stdin"]),
+        workdir,
+        deployment.named("pypi-image").plain["name"].split(":")[1],
+        port,
+        env=container.get("envs") or [],
+        gunicorn_config=reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]),
+    ) as index:
+        yield index

@@ -38,7 +38,7 @@ from test_program import PASSWORDS, deploy
 from components import client_config
 from host.machine import free_port
 from index_client import BIN, client_env, http_get, make_wheel
-from real_pypiserver import running_index
+from real_pypiserver import running_deployed_index
 from recorded import reveal
 
 UPLOADER, READER = "ci", "alice"
@@ -76,12 +76,9 @@ def running_stack(workdir: Path, **overrides: str) -> Iterator[Stack]:
     """The staging stack on loopback (ci uploads, alice reads), as test_real_index.py runs it."""
     https_port, backend_port = free_port(), free_port()
     deployment = deploy("staging", domain="127.0.0.1", httpsPort=str(https_port), uploaders=["ci"], **overrides)
-    command = deployment.named("pypi-container").plain["command"]
-    htpasswd = reveal(deployment.named("pypi-htpasswd").inputs["stdin"])
     caddy_text = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])
-    image_tag = deployment.named("pypi-image").plain["name"].split(":")[1]
     with (
-        running_index(command, htpasswd, workdir / "backend", image_tag, backend_port) as backend,
+        running_deployed_index(deployment, workdir / "backend", backend_port) as backend,
         running_front(caddy_text, workdir / "front", backend.packages, backend_port, https_port) as front,
     ):
         bundle = workdir / "ca-certificates.crt"

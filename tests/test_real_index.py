@@ -22,7 +22,7 @@ from test_program import PASSWORDS, deploy
 
 from host.machine import free_port
 from index_client import client_env, http_get, make_wheel, pip_install, remove, twine_upload, upload, wait_healthy
-from real_pypiserver import RunningIndex, running_index
+from real_pypiserver import RunningIndex, running_deployed_index
 from recorded import Deployment, reveal
 
 USER, PASSWORD = "ci", PASSWORDS["ci"]
@@ -58,21 +58,10 @@ def staged(https_port: int, **overrides) -> Deployment:
 def stack(tmp_path_factory):
     https_port, backend_port = free_port(), free_port()
     deployment = staged(https_port)
-    container = deployment.named("pypi-container").plain
-    htpasswd = reveal(deployment.named("pypi-htpasswd").inputs["stdin"])
     caddy_text = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])
-    image_tag = deployment.named("pypi-image").plain["name"].split(":")[1]
     workdir = tmp_path_factory.mktemp("index")
     with (
-        running_index(
-            container["command"],
-            htpasswd,
-            workdir / "backend",
-            image_tag,
-            backend_port,
-            env=container["envs"],
-            gunicorn_config=reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]),
-        ) as backend,  # fmt: skip
+        running_deployed_index(deployment, workdir / "backend", backend_port) as backend,
         running_front(caddy_text, workdir / "front", backend.packages, backend_port, https_port) as front,
     ):
         yield Stack(backend, front, deployment.exports, https_port)
