@@ -515,6 +515,10 @@ def parse(
     yanked = _parse_yanked(values)
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
+    server = _choice(values, "server", "gunicorn", SERVERS)
+    if production and server != "gunicorn":
+        # The upload guard and the upload audit are gunicorn hooks (components/gunicorn_conf.py).
+        raise ConfigError("server", _show(server), "production runs gunicorn: the upload guard and audit need it")
     protect_packages = _bool(values, "protectPackages", True)
     if production and not protect_packages:
         raise ConfigError("protectPackages", "false", "production always protects and retains the package volume")
@@ -564,7 +568,7 @@ def parse(
         bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
         allow_overwrite=_bool(values, "allowOverwrite", False),
         fallback_url=fallback_url,
-        server=_choice(values, "server", "gunicorn", SERVERS),
+        server=server,
         memory_mb=_int(values, "memoryMb", 256, 64, 65536),
         health_timeout_seconds=_int(values, "healthTimeoutSeconds", 90, 5, 1800),
         protect_packages=protect_packages,

@@ -59,6 +59,7 @@ def remote(**changes):
 BAD = [
     ("staging", remote(uploaders=["mallory"]), "uploaders", "uploaders are names from users (ci)"),
     ("staging", remote(yanked=["team-tool"]), "yanked", "'name==version' or 'name==version: reason'"),
+    ("production", remote(server="gevent"), "server", "production runs gunicorn"),
     ("staging", remote(yanked=["team-tool>=1.0"]), "yanked", "'name==version' or 'name==version: reason'"),
     ("staging", remote(yanked=["team-tool==1.0: two\nlines"]), "yanked", "one line, 300 characters"),
     ("production", remote(backupRepository=None), "backupRepository", "production keeps encrypted backups off"),
