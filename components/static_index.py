@@ -31,6 +31,7 @@ import struct
 import sys
 import time
 import zipfile
+import zlib
 
 SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz", ".egg")
 API_VERSION = "1.1"  # PEP 700's additions to PEP 691
@@ -38,6 +39,7 @@ API_VERSION = "1.1"  # PEP 700's additions to PEP 691
 # appears, not as it grows: a file nobody was seen closing is listed once it has not changed for this
 # long, so no page ever names a half-written file (with the hash of half of it).
 SETTLE_SECONDS = 1.0
+METADATA_MAX = 4 << 20  # bytes of core metadata served for one wheel; larger: served without
 METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
 YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}, written by the program
 FULL_RESCAN_SECONDS = 30.0
@@ -143,12 +145,18 @@ def version_of(filename: str) -> str | None:
 
 
 def wheel_metadata(path: str) -> bytes | None:
-    """A wheel's `*.dist-info/METADATA` (what PEP 658 serves), or None if it has none."""
+    """A wheel's `*.dist-info/METADATA` (what PEP 658 serves), or None if it has none, or one too
+    large to be real (a few kB is usual): a crafted member that inflates to gigabytes must not take
+    the indexer's memory, and with it every project's pages."""
     try:
         with zipfile.ZipFile(path) as wheel:
-            members = [n for n in wheel.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
-            return wheel.read(members[0]) if len(members) == 1 else None
-    except (OSError, zipfile.BadZipFile, KeyError):
+            members = [i for i in wheel.infolist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", i.filename)]
+            if len(members) != 1 or members[0].file_size > METADATA_MAX:
+                return None
+            with wheel.open(members[0]) as member:
+                data = member.read(METADATA_MAX + 1)  # the declared size is the uploader's word
+            return data if len(data) <= METADATA_MAX else None
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error):
         return None
 
 
@@ -288,6 +296,11 @@ class Indexer:
         self.closed: set[str] = set()
         """Files seen closed by their writer since they last changed (see `Watch`)."""
         self.yanked_file = os.path.join(output, YANKED_FILE)
+        self.reading_file = os.path.join(output, ".reading")
+        self.poisoned: str | None = None
+        """A file the indexer was reading when it last died (see `_describe`)."""
+        with contextlib.suppress(OSError), open(self.reading_file, encoding="utf-8") as source:
+            self.poisoned = source.read().strip() or None
         self.yank_report: dict[tuple[str, str], bool] = {}
         self.scanned = bool(self.files)  # a cache from an earlier run: what changed since is news
 
@@ -319,7 +332,18 @@ class Indexer:
         if isinstance(known, dict) and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns:
             return known
         info = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(entry.path)}
-        metadata = wheel_metadata(entry.path) if entry.name.endswith(".whl") else None
+        # Reading a wheel is the one step an upload's content decides. If the indexer died during it
+        # (killed for memory, say), the file it was reading is noted, and after the restart it is
+        # listed without metadata instead of killing the indexer again, forever.
+        metadata = None
+        if entry.name == self.poisoned:
+            print(f"indexer: {entry.name!r} stopped the indexer while it was read: listed without metadata", flush=True)
+            with contextlib.suppress(OSError):
+                os.remove(self.reading_file)
+        elif entry.name.endswith(".whl"):
+            _write(self.reading_file, entry.name)
+            metadata = wheel_metadata(entry.path)
+            os.remove(self.reading_file)
         if metadata is not None:
             _write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
             info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()

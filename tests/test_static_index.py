@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 
 import pytest
 
 from components import static_index
 from components.static_index import Indexer, disk_report, normalize, project_of
+from index_client import make_wheel
 
 
 @pytest.fixture(autouse=True)
@@ -287,3 +289,31 @@ def test_the_store_side_of_the_audit_names_each_file_added_replaced_or_removed(t
     (packages / "third-1.0.tar.gz").write_bytes(b"3")
     restarted.scan()
     assert "audit: file added 'third-1.0.tar.gz'" in capsys.readouterr().out, "a change while it was down is news"
+
+
+def test_a_wheel_whose_metadata_inflates_beyond_reason_is_listed_without_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(static_index, "METADATA_MAX", 1000)
+    wheel = tmp_path / "bomb-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: bomb\n" + b" " * 5000)
+    assert static_index.wheel_metadata(str(wheel)) is None
+    monkeypatch.setattr(static_index, "METADATA_MAX", 10_000)
+    assert (static_index.wheel_metadata(str(wheel)) or b"").startswith(b"Metadata-Version")
+
+
+def test_a_file_that_killed_the_indexer_while_read_is_listed_without_metadata_after_the_restart(tmp_path, capsys):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    make_wheel(packages, "poison-tool", "1.0")
+    output.mkdir()
+    (output / ".reading").write_text("poison_tool-1.0-py3-none-any.whl")  # as a killed indexer leaves it
+    indexer = Indexer(str(packages), str(output))
+    indexer.scan()
+    page = (output / "simple" / "poison-tool" / "index.html").read_text()
+    assert "poison_tool-1.0-py3-none-any.whl" in page and "data-core-metadata" not in page
+    assert "stopped the indexer while it was read" in capsys.readouterr().out
+    assert not (output / ".reading").exists()
+    make_wheel(packages, "healthy-tool", "1.0")
+    indexer.scan()
+    assert "data-core-metadata" in (output / "simple" / "healthy-tool" / "index.html").read_text()
+    assert not (output / ".reading").exists(), "cleared after each read"
