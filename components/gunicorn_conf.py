@@ -41,6 +41,7 @@ worker_class = "gevent"
 
 PACKAGES_DIR = "/data/packages"  # server_args.PACKAGES_DIR; this file cannot import the program
 AUDITED = ("file_upload", "remove_pkg")
+REMOVING = "pypi_index.removing"  # environ key: [(file, sha256, size)] the guard hashed before a removal
 
 
 def index_rules() -> types.ModuleType:
@@ -107,9 +108,25 @@ def guard(app, rules: types.ModuleType, packages: str):
                 if answer is not None:
                     start_response(answer[0], [("Content-Type", "text/plain; charset=utf-8")])
                     return [(answer[1] + "\n").encode()]
+            if request.forms.get(":action") == "remove_pkg":
+                # The files pypiserver is about to remove (its find_version: the name and version as
+                # its parser reads them from each file name), hashed while they still exist, so the
+                # audit names each with its sha256.
+                release = (request.forms.get("name"), request.forms.get("version"))
+                doomed = sorted(f for f in os.listdir(packages) if guess_pkgname_and_version(f) == release)
+                environ[REMOVING] = _off_the_loop(lambda: [(f, *_sha256(f"{packages}/{f}")) for f in doomed])
         return app(environ, start_response)
 
     return guarded
+
+
+def _off_the_loop(work):
+    """`work()` in gevent's thread pool, the request waiting for it and the other requests not."""
+    try:
+        from gevent import get_hub  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        return work()
+    return get_hub().threadpool.apply(work)
 
 
 def post_worker_init(worker) -> None:
@@ -182,7 +199,12 @@ def post_request(worker, req, environ, resp) -> None:
     when, status = time.time(), str(resp.status or "-").split(" ", 1)[0]
     user = user_of(environ.get("HTTP_AUTHORIZATION"))
     if action == "remove_pkg":
-        _log(audit_line("remove", user, status, when, project=forms.get("name", ""), version=forms.get("version", "")))
+        release = {"project": forms.get("name", ""), "version": forms.get("version", "")}
+        removed = (environ.get(REMOVING) or []) if status == "200" else []
+        for filename, sha256, size in removed:
+            _log(audit_line("remove", user, status, when, **release, file=filename, sha256=sha256, size=size))
+        if not removed:
+            _log(audit_line("remove", user, status, when, **release))
         return
     files = environ.get("bottle.request.files")
     content = files.get("content") if files is not None else None

@@ -442,9 +442,15 @@ def test_every_upload_and_removal_is_audited_with_user_file_sha256_and_time(stac
     removal = remove(stack.exports["uploadUrl"], "audited_tool", "1.0", USER, PASSWORD, ca=stack.front.ca)
     assert removal.status == 200 and not (stack.backend.packages / wheel.name).exists()
     wait_until_true(lambda: any("audit: remove user=ci status=200" in line for line in audit_lines(stack)))
-    assert any(
-        re.search(r"audit: remove user=ci status=200 time=\S+ project=audited_tool version=1\.0$", line)
-        for line in audit_lines(stack)
+    removed = rf"audit: remove user=ci status=200 time=\S+ project=audited_tool version=1\.0 {re.escape(stored)}$"
+    assert any(re.search(removed, line) for line in audit_lines(stack)), audit_lines(stack)
+    missing = remove(stack.exports["uploadUrl"], "audited_tool", "9.9", USER, PASSWORD, ca=stack.front.ca)
+    assert missing.status == 404
+    wait_until_true(
+        lambda: any(
+            line.startswith("audit: remove user=ci status=404 ") and line.endswith("project=audited_tool version=9.9")
+            for line in audit_lines(stack)
+        )
     )
     assert PASSWORD not in stack.backend.log.read_text(), "never the password"
 
