@@ -10,6 +10,7 @@ Both daemons carry default log options (files/host/daemon.json).
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from components.front import pem_text
+from components.static_index import project_of
 from components.supervision import disk_line
 from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from recorded import Deployment, run_program, stack_config
@@ -492,6 +494,45 @@ def test_6_a_new_sshHost_on_another_machine_is_refused_before_anything_changes(s
     assert container_ids(site) == containers and host_state(site.host) == before
     # The state still describes the first host, and a deploy there changes nothing.
     assert changes_only(site.applier.plan(run_program("production", site.config))) == []
+
+
+def pages_as_clients_see_them(site: Site) -> dict[str, str]:
+    """Every file the JSON pages list (root page, then each project's) -> the sha256 they give for it."""
+
+    def json_page(path: str) -> dict:
+        reply = http_get(
+            f"{site.url}{path}", "ci", USERS["ci"], ca=site.ca, accept="application/vnd.pypi.simple.v1+json"
+        )
+        assert reply.status == 200, (path, reply.status)
+        return json.loads(reply.body)
+
+    listed = {}
+    for project in json_page("/simple/")["projects"]:
+        for entry in json_page(f"/simple/{project['name']}/")["files"]:
+            listed[entry["filename"]] = entry["hashes"]["sha256"]
+    return listed
+
+
+def test_6_the_pages_are_the_store_after_changes_made_while_the_indexer_was_down(site, tmp_path):
+    by_hand = make_wheel(tmp_path, "removed-by-hand", "1.0")
+    assert upload(f"{site.url}/", by_hand, "ci", USERS["ci"], ca=site.ca).status == 200
+    wait_until("the indexer to list it", lambda: by_hand.name in pages_as_clients_see_them(site), 20, 0.2)
+    site.host.ssh("sudo -n systemctl stop pypiserver-indexer")
+    try:
+        while_down = make_wheel(tmp_path, "uploaded-while-down", "1.0")
+        assert upload(f"{site.url}/", while_down, "ci", USERS["ci"], ca=site.ca).status == 200
+        site.host.ssh(f"docker exec -u 0 pypiserver rm /data/packages/{by_hand.name}")
+        assert while_down.name not in pages_as_clients_see_them(site), "nobody indexes while the indexer is down"
+    finally:
+        site.host.ssh("sudo -n systemctl start pypiserver-indexer")
+    wait_until(
+        "the pages to equal the store",
+        lambda: pages_as_clients_see_them(site) == {n: h for n, h in stored_hashes(site, "").items() if project_of(n)},
+        60,
+        0.5,
+    )
+    listed = pages_as_clients_see_them(site)
+    assert while_down.name in listed and by_hand.name not in listed
 
 
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):
