@@ -644,16 +644,8 @@ RULES: tuple[Rule, ...] = (
 
 
 @dataclass(frozen=True)
-class StackRule:
-    """A rule over the whole stack (every resource at once)."""
-
-    name: str
-    description: str
-    check: Callable[..., list[str]]
-    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-
-    def defaults(self) -> dict[str, Any]:
-        return {k: v["default"] for k, v in self.config.items() if "default" in v}
+class StackRule(Rule):
+    """A rule over the whole stack (every resource at once): its check gets every resource."""
 
 
 STACK_RULES: tuple[StackRule, ...] = (
