@@ -212,9 +212,4 @@ def post_request(worker, req, environ, resp) -> None:
     if status != "200" or not filename or "/" in filename:
         _log(audit_line("upload", user, status, when, file=filename))
         return
-    try:  # hash in gevent's thread pool: a large file must not stall the other requests
-        from gevent import get_hub  # type: ignore[import-untyped, import-not-found, unused-ignore]
-
-        get_hub().threadpool.spawn(_stored, user, status, when, filename)
-    except ImportError:
-        _stored(user, status, when, filename)
+    _off_the_loop(lambda: _stored(user, status, when, filename))  # a large file must not stall the others
