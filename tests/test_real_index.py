@@ -90,10 +90,7 @@ def test_upload_then_pip_install_through_static_pages(stack, uploaded, tmp_path)
     assert (stack.backend.packages / uploaded.name).is_file()
     wait_healthy(stack.front.url, ca=stack.front.ca)
     page = stack.front.root / "index" / "simple" / "team-tool" / "index.html"
-    for _ in range(50):  # the indexer polls the folder
-        if page.exists():
-            break
-        __import__("time").sleep(0.1)
+    wait_until_true(page.exists, timeout=5)
     assert uploaded.name in page.read_text(), "the page pip reads is the indexer's static page"
     result = pip_install(
         tmp_path / "home", stack.exports["pipConf"], "127.0.0.1", USER, PASSWORD, "team-tool", tmp_path / "site",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 from index_client import http_get, make_wheel, pip_install, twine_upload
 from recorded import run_program, stack_config
 
 from .applier import Applier, changes_only
-from .commands import figure
+from .commands import figure, wait_until
 from .engine_api import EngineClient
 from .machine import free_port
 
@@ -58,12 +57,12 @@ def test_dev_stack_on_the_local_engine(host_images, tmp_path):
         yanked = run_program("dev", {**config, "yanked": ["dev-tool==0.0.1: superseded"]})
         assert [(s.name, s.op) for s in changes_only(applier.plan(yanked))] == [("pypi-yanked", "update")]
         applier.up(yanked)
-        deadline = time.monotonic() + 15
-        while 'data-yanked="superseded"' not in (
-            page := http_get(f"{exports['indexUrl']}dev-tool/", ca=ca).body.decode()
-        ):
-            assert time.monotonic() < deadline, page
-            time.sleep(0.2)
+        wait_until(
+            "the page to mark the yanked release",
+            lambda: 'data-yanked="superseded"' in http_get(f"{exports['indexUrl']}dev-tool/", ca=ca).body.decode(),
+            15,
+            0.2,
+        )
     finally:
         applier.destroy(exclude_protected=False)
     assert docker_inspect("pypiserver-devtest", "{{.Id}}").returncode != 0, "destroy removes the dev container"
