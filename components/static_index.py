@@ -454,7 +454,8 @@ class Indexer:
         return os.path.join(self.simple, project, f"index.{kind}")
 
     def run(self, interval: float = 0.5) -> None:
-        last_mtime, last_full = -1, 0.0
+        last_mtime: tuple[int, int] | None = None
+        last_full = 0.0
         watch = Watch.open(self.packages)
         while True:
             events = watch.read(interval) if watch else []
@@ -465,7 +466,7 @@ class Indexer:
             if events and not changed:
                 time.sleep(0.05)
             # The folder's mtime, and the yank list's: either changes the pages.
-            mtime = os.stat(self.packages).st_mtime_ns + self.yanked_mtime()
+            mtime = (os.stat(self.packages).st_mtime_ns, self.yanked_mtime())
             now = time.monotonic()
             if changed or mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
                 written = self.scan()
