@@ -87,7 +87,7 @@ def declare_pypiserver(
         )
     # Before the provider deletes the running container (it always deletes first), the replacement is
     # tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while
-    # the running index keeps serving downloads and uploads.
+    # the running index keeps serving downloads and uploads. It never sees the store (scripts.canary).
     command, env = server_args.run_args(settings), server_args.run_env(settings)
     canary = scope.step(
         "canary",
@@ -95,7 +95,8 @@ def declare_pypiserver(
             settings.image_ref,
             command,
             env,
-            [(m.source, m.target) for m in _volume_mounts(scope, with_auth=htpasswd is not None)],
+            [(m.source, m.target) for m in _config_mounts(scope, with_auth=htpasswd is not None)],
+            server_args.PACKAGES_DIR,
             settings.memory_mb,
             HEALTHCHECK[1:],
             settings.health_timeout_seconds,
@@ -133,13 +134,11 @@ class _Mount:
     target: str
 
 
-def _volume_mounts(scope: Scope, with_auth: bool) -> list[_Mount]:
-    """The named volumes pypiserver mounts, by Docker name (the canary mounts the same ones)."""
+def _config_mounts(scope: Scope, with_auth: bool) -> list[_Mount]:
+    """The configuration volumes pypiserver mounts, by Docker name (the canary mounts them too; never
+    the package store)."""
     settings = scope.settings
-    mounts = [
-        _Mount(settings.packages_volume, server_args.PACKAGES_DIR),
-        _Mount(hooks_volume(scope), server_args.HOOKS_DIR),
-    ]
+    mounts = [_Mount(hooks_volume(scope), server_args.HOOKS_DIR)]
     if with_auth:
         mounts.append(_Mount(settings.auth_volume, server_args.AUTH_DIR))
     return mounts

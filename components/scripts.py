@@ -276,22 +276,33 @@ def canary(
     image: str,
     args: list[str],
     env: list[str],
-    mounts: list[tuple[str, str]],
+    config_mounts: list[tuple[str, str]],
+    scratch: str,
     memory_mb: int,
     health: list[str],
     timeout_seconds: int,
 ) -> str:
     """Start the new pypiserver beside the running one and wait for it to answer healthy.
 
-    Same image, arguments and environment as the replacement will have, the same volumes read-only (`mounts`:
-    volume -> target), no network and no published port, as the service user, so nothing it does
-    can reach the store or a client. On failure: its last log lines, and a non-zero exit that stops
-    `pulumi up` before the running container is touched. The canary is always removed.
+    It starts as the replacement will: the same image and entrypoint, arguments, environment, memory
+    limit and security options, as root, so the image's entrypoint checks its folders and drops to its
+    own user exactly as it will for the service. What it cannot do is reach the store or a client:
+    - the package store is not mounted at all. `scratch` (the package folder) is a small tmpfs of its
+      own, discarded with the container. The store cannot be lent read-only instead: the official
+      entrypoint refuses to start unless its user can write the package folder (pypiserver
+      docker/entrypoint.sh, `test -w /data/packages`, then exit 1 with "must have read/write/execute
+      access to /data/packages"), whoever it runs as;
+    - the configuration volumes (`config_mounts`: volume -> target; gunicorn's hooks, the htpasswd
+      file) are mounted read-only, so the new release reads the configuration it will be given;
+    - no network at all and no published port.
+    On failure: its last log lines, and a non-zero exit that stops `pulumi up` before the running
+    container is touched. The canary is always removed.
     """
     name = "pypiserver-canary"
-    run = ["docker", "run", "--detach", "--name", name, "--network", "none", "--user", "9898:9898"]
-    run += ["--memory", f"{memory_mb}m", "--security-opt", "no-new-privileges:true", "--cap-drop", "ALL"]
-    for volume, target in mounts:
+    run = ["docker", "run", "--detach", "--name", name, "--network", "none"]
+    run += ["--memory", f"{memory_mb}m", "--security-opt", "no-new-privileges:true"]
+    run += ["--tmpfs", f"{scratch}:rw,nosuid,nodev,noexec,size=16m"]
+    for volume, target in config_mounts:
         run += ["--mount", f"type=volume,source={volume},target={target},readonly"]
     for variable in env:
         run += ["--env", variable]

@@ -449,8 +449,12 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
     assert depends_on(staging, "pypi-container", "pypi-canary"), "the running container is touched only after"
     assert canary["triggers"] == [container["image"], json.dumps(container["command"]), json.dumps(container["envs"])]
     script = canary["create"]
-    assert "--network none" in script and "--user 9898:9898" in script and "-p " not in script
-    assert "source=pypiserver-packages,target=/data/packages,readonly" in script
+    assert "--network none" in script and "-p " not in script and "--publish" not in script
+    # Started as root like the service (the official entrypoint drops to its user itself), with the
+    # service's security options; the package store is never mounted, a tmpfs takes its place.
+    assert "--user" not in script and "--security-opt no-new-privileges:true" in script
+    assert "pypiserver-packages" not in script, "the canary must not see the store"
+    assert "--tmpfs /data/packages:rw,nosuid,nodev,noexec,size=16m" in script
     assert "source=pypiserver-hooks,target=/data/hooks,readonly" in script
     assert "--env " in script and "GUNICORN_CMD_ARGS=--config /data/hooks/gunicorn.conf.py" in script, "the same env"
     assert "source=pypiserver-auth,target=/data/auth,readonly" in script
