@@ -59,7 +59,7 @@ from bench.configs import Configuration, Lab, container_commands  # noqa: E402
 from bench.images import ensure_bench_images  # noqa: E402
 from bench.store import LARGE, SMALL, ensure_store  # noqa: E402
 from host.commands import docker, log  # noqa: E402
-from host.images import OFFICIAL_IMAGE_PINS  # noqa: E402
+from host.pypiserver_release import image_requirements  # noqa: E402
 
 CONCURRENCY = (1, 16)
 PHASES = ("page+file", "/simple/", "10 KB", "5 MB")
@@ -227,7 +227,10 @@ def run(args: argparse.Namespace) -> int:
     out.append("")
     out.append(f"Serving benchmark: {n_files:,} package files ({len(store.projects):,} projects x 5 versions), "
                f"{seconds:g} s per load phase, same client (wrk) for all, configurations alternated")  # fmt: skip
-    out.append(f"pypiserver image: {images.pypiserver} stand-in, pypiserver 2.4.1 + {', '.join(OFFICIAL_IMAGE_PINS)}")
+    out.append(
+        f"pypiserver image: {images.pypiserver} stand-in from the release's files, pypiserver 2.4.1 + "
+        + ", ".join(image_requirements("2.4.1"))
+    )
     out.append(f"tools: {versions}")
     out += [f"ours runs: {line}" for line in ours_command]
     out.append(f"ours URL: {by_key['ours'].endpoint.index_url}")

@@ -85,9 +85,10 @@ class Scope:
             memory=memory_mb,
             memory_swap=-1,
             security_opts=["no-new-privileges:true"],
-            # Anonymous volumes go with their container (the Caddy image declares VOLUME /config,
-            # which would otherwise pile up, one per replacement); named ones, the packages
-            # included, never do: Docker only removes volumes that have no name.
+            # Anonymous volumes go with their container (the pypiserver image declares VOLUME
+            # /data/packages, so the indexer, which runs that image without mounting anything there,
+            # would otherwise leave one behind per replacement); named ones, the packages included,
+            # never do: Docker only removes volumes that have no name.
             remove_volumes=True,
             destroy_grace_seconds=20,
             opts=self.opts(

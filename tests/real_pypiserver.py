@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import server_args
-from host.images import OFFICIAL_IMAGE_PINS, cache_dir
+from host import pypiserver_release
+from host.images import cache_dir
 from index_client import wait_healthy
 from recorded import Deployment, reveal
 
-GUNICORN_CONF = Path(__file__).parent / "host" / "files" / "pypiserver" / "gunicorn.conf.py"
-
 
 def ensure_venv(version: str) -> Path:
-    """A virtualenv with pypiserver==version and the image's pins; built once, then reused."""
+    """A virtualenv with pypiserver==version and its image's pins (docker/docker-requirements.txt of
+    the release); built once, then reused."""
+    release = version.lstrip("v")
     venv = cache_dir().parent / f"pypiserver-{version}-venv"
     marker = venv / "pins.txt"
-    pins = "\n".join([f"pypiserver=={version.lstrip('v')}", *OFFICIAL_IMAGE_PINS]) + "\n"
+    pins = "\n".join([f"pypiserver=={release}", *pypiserver_release.image_requirements(release)]) + "\n"
     if marker.exists() and marker.read_text() == pins:
         return venv
     shutil.rmtree(venv, ignore_errors=True)
@@ -98,8 +99,10 @@ def running_index(
     if htpasswd_text is not None:
         htpasswd.write_text(htpasswd_text)
         htpasswd.chmod(0o600)
-    # --server gunicorn reads ./gunicorn.conf.py, as in the image's WORKDIR /data.
-    shutil.copy(GUNICORN_CONF, workdir / "gunicorn.conf.py")
+    # --server gunicorn reads ./gunicorn.conf.py, as in the image's WORKDIR /data (the release's own file).
+    shutil.copy(
+        pypiserver_release.docker_file(version.lstrip("v"), "docker/gunicorn.conf.py"), workdir / "gunicorn.conf.py"
+    )
     hooks = workdir / "hooks"
     environment = dict(os.environ)
     for variable in env:

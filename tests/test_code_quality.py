@@ -19,8 +19,11 @@ from recorded import ROOT
         (["mypy"], None),  # files and options: pyproject.toml
         # The policy pack has its own __main__.py and imports its rules as a top-level module.
         (["mypy", "policy"], "policy"),
+        # What runs inside the pypiserver image runs on ITS Python: the official image is built on
+        # python:3.10, our stand-in on Debian's 3.11 (tests/host/files/pypiserver/Dockerfile).
+        (["mypy", "--python-version", "3.10", "components/static_index.py", "components/gunicorn_conf.py"], None),
     ],
-    ids=["ruff-check", "ruff-format", "mypy", "mypy-policy"],
+    ids=["ruff-check", "ruff-format", "mypy", "mypy-policy", "mypy-image-python"],
 )
 def test_clean(command, mypy_path):
     env = {**os.environ, **({"MYPYPATH": mypy_path} if mypy_path else {})}

