@@ -25,10 +25,51 @@ MIN_API = "1.41"
 ENGINE_REPORT = "ENGINE docker"
 
 
+# Fresh Ubuntu cloud images run unattended-upgrades right after boot; an apt-get meanwhile fails at
+# once on apt's or dpkg's lock ("Could not get lock /var/lib/dpkg/lock-frontend. It is held by process
+# ... (unattended-upgr)"). The bootstrap waits for the lock, this long at most.
+APT_LOCK_WAIT_SECONDS = 900
+# What apt-get says when another process holds one of its locks (apt-pkg/contrib/fileutl.cc GetLock,
+# apt-pkg/deb/debsystem.cc Lock): then, and only then, it has changed nothing and may be run again.
+APT_LOCK_ERRORS = ("Could not get lock", "Unable to lock", "Unable to acquire the dpkg frontend lock")
+
+
+def apt_waiting_for_locks(bound_seconds: int = APT_LOCK_WAIT_SECONDS) -> str:
+    """A POSIX sh function `apt ARGS...`: `apt-get ARGS` as root, non-interactive, run again every 5 s
+    while another process holds apt's or dpkg's lock, for `bound_seconds` at most; then an error that
+    names the lock and its holder and says what to do. Any other failure stops at once."""
+    patterns = "|".join(f"*{shlex.quote(text)}*" for text in APT_LOCK_ERRORS)
+    return rf"""apt() {{
+  deadline=$(( $(date +%s) + {bound_seconds} ))
+  while :; do
+    status=0
+    output=$(sudo -n env DEBIAN_FRONTEND=noninteractive apt-get "$@" 2>&1) || status=$?
+    if [ "$status" -eq 0 ]; then
+      printf '%s\n' "$output"
+      return 0
+    fi
+    case "$output" in
+      {patterns}) ;;
+      *) printf '%s\n' "$output" >&2; return "$status" ;;
+    esac
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      printf '%s\n' "$output" | grep -i lock >&2 || true
+      echo "$(hostname): apt-get $1 waited {bound_seconds} s for another process to release apt's lock" \
+        "(on a freshly booted Ubuntu host, unattended-upgrades); let it finish" \
+        "(systemctl status unattended-upgrades) and deploy again" >&2
+      return 1
+    fi
+    sleep 5
+  done
+}}
+"""
+
+
 def docker_bootstrap() -> str:
     """Make sure a fresh Ubuntu/Debian host runs a supported Docker engine the SSH user may use.
 
-    Idempotent: installs only what is missing, from the distribution's own registry. An engine older
+    Idempotent: installs only what is missing, from the distribution's own registry, waiting (with a
+    bound) while another process holds apt's lock. An engine older
     than MIN_ENGINE, installed or about to be, is refused before anything else on the host changes.
     The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
     matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
@@ -36,9 +77,10 @@ def docker_bootstrap() -> str:
     package (docker-cli, only recommended by docker.io).
     """
     major, minor = MIN_ENGINE
-    return rf"""set -eu
-apt() {{ sudo -n env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }}
-supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
+    return (
+        "set -eu\n"
+        + apt_waiting_for_locks()
+        + rf"""supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
   numbers=$(printf '%s\n' "$1" | sed -E 's/^[0-9]+://; s/^([0-9]+)\.([0-9]+).*/\1 \2/')
   major=${{numbers% *}}
   minor=${{numbers#* }}
@@ -94,6 +136,7 @@ supported "$version" || refuse "$version"
 echo "docker ready on $(hostname)"
 echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
 """
+    )
 
 
 STACK_MARKER = "/var/lib/pypi-index/stack"

@@ -1,0 +1,63 @@
+"""The bootstrap's apt on a host where another process holds apt's and dpkg's locks, as
+unattended-upgrades does on a freshly booted Ubuntu cloud image: it waits (within a bound) and then
+runs, or says plainly why it gave up; any other apt failure stops it at once."""
+
+from __future__ import annotations
+
+import time
+
+from components.scripts import apt_waiting_for_locks
+
+# Takes the locks apt-get and dpkg take (fcntl locks, as apt-pkg's GetLock does) and keeps them.
+HOLD_LOCKS = """
+import fcntl, sys, time
+paths = ("/var/lib/dpkg/lock-frontend", "/var/lib/dpkg/lock", "/var/lib/apt/lists/lock")
+held = [open(path, "a") for path in paths]
+for handle in held:
+    fcntl.lockf(handle, fcntl.LOCK_EX)
+open("/run/locks-held", "w").close()
+time.sleep(float(sys.argv[1]))
+"""
+
+
+def _hold_locks(host, seconds: float) -> None:
+    host.exec("rm -f /run/locks-held && cat > /run/hold-locks.py", stdin=HOLD_LOCKS)
+    host.exec(f"setsid python3 /run/hold-locks.py {seconds} >/dev/null 2>&1 < /dev/null &")
+    deadline = time.monotonic() + 20
+    while host.exec("test -e /run/locks-held", check=False).returncode != 0:
+        assert time.monotonic() < deadline, "the lock holder did not start"
+        time.sleep(0.2)
+
+
+def _apt(host, bound: int, *args: str):
+    script = "set -eu\n" + apt_waiting_for_locks(bound) + f"apt {' '.join(args)}\n"
+    started = time.monotonic()
+    result = host.ssh(script, check=False, timeout=bound + 120)
+    return result, time.monotonic() - started
+
+
+def test_apt_waits_while_another_process_holds_the_lock(target_host):
+    _hold_locks(target_host, 12)
+    result, took = _apt(target_host, 120, "update", "-q")
+    assert result.returncode == 0, result.stderr
+    assert took >= 8, f"apt-get ran after {took:.1f} s: it did not wait for the lock"
+
+
+def test_apt_gives_up_after_its_bound_and_says_why(target_host):
+    _hold_locks(target_host, 60)
+    try:
+        result, took = _apt(target_host, 6, "update", "-q")
+        assert result.returncode != 0
+        assert 6 <= took < 40, f"gave up after {took:.1f} s with a bound of 6 s"
+        assert "waited 6 s for another process to release apt's lock" in result.stderr, result.stderr
+        assert "held by process" in result.stderr, "apt's own line naming the holder is kept"
+        assert "unattended-upgrades" in result.stderr, "the message says what usually holds it"
+    finally:
+        target_host.exec("pkill -f /run/hold-locks.py", check=False)
+
+
+def test_any_other_apt_failure_stops_at_once(target_host):
+    result, took = _apt(target_host, 120, "install", "-y", "-q", "no-such-package-pypi-index")
+    assert result.returncode != 0
+    assert took < 20, f"a failure that is not a lock was retried for {took:.1f} s"
+    assert "no-such-package-pypi-index" in result.stderr
