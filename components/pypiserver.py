@@ -92,6 +92,7 @@ def declare_pypiserver(
     canary = scope.step(
         "canary",
         scripts.canary(
+            f"{settings.container_name}-canary",
             settings.image_ref,
             command,
             env,

@@ -316,6 +316,7 @@ def read_file_in(container: str, path: str) -> str:
 
 
 def canary(
+    name: str,
     image: str,
     args: list[str],
     env: list[str],
@@ -325,7 +326,8 @@ def canary(
     health: list[str],
     timeout_seconds: int,
 ) -> str:
-    """Start the new pypiserver beside the running one and wait for it to answer healthy.
+    """Start the new pypiserver beside the running one, as container `name` (one per index, so two
+    stacks on one engine never remove each other's), and wait for it to answer healthy.
 
     It starts as the replacement will: the same image and entrypoint, arguments, environment, memory
     limit and security options, as root, so the image's entrypoint checks its folders and drops to its
@@ -341,7 +343,6 @@ def canary(
     On failure: its last log lines, and a non-zero exit that stops `pulumi up` before the running
     container is touched. The canary is always removed.
     """
-    name = "pypiserver-canary"
     run = ["docker", "run", "--detach", "--name", name, "--network", "none"]
     run += ["--memory", f"{memory_mb}m", "--security-opt", "no-new-privileges:true"]
     run += ["--tmpfs", f"{scratch}:rw,nosuid,nodev,noexec,size=16m"]

@@ -460,6 +460,9 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
     assert "source=pypiserver-auth,target=/data/auth,readonly" in script
     assert "pypiserver/pypiserver:v2.4.1 run --port 8080" in script
     assert "docker logs --tail 40 pypiserver-canary" in script
+    assert "--name pypiserver-canary " in script
+    other = deploy("staging", containerName="pypi-two").named("pypi-canary").plain["create"]
+    assert "--name pypi-two-canary " in other, "two indexes on one engine never share (and remove) a canary"
     upgraded = deploy("staging", imageTag="v2.4.2").named("pypi-canary").plain
     assert upgraded["triggers"] != canary["triggers"], "a new image runs the canary again"
 
