@@ -129,12 +129,7 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
                 "production keeps encrypted backups off the host: set an sftp: or rest: repository "
                 "(see README, Backups) and the secret backupPassword",
             )  # fmt: skip
-        if restore_from:
-            raise BackupConfigError("restoreFrom", repr(restore_from), "a restore needs backupRepository")
-        for key in ("backupPassword", "backupSshKey", "backupSshHostKey"):
-            if text(key):
-                raise BackupConfigError(key, "(set)", "only used with backupRepository")
-        return None
+        return None  # keys that only a repository uses are refused by settings.ONLY_USED_WITH
 
     sftp = None
     if repository.startswith("sftp:"):
@@ -190,8 +185,6 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
             ssh_host_key = check_host_key(ssh_host_key, allow_rsa=True)
         except HostKeyError as error:
             raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
-    elif ssh_key or ssh_host_key:
-        raise BackupConfigError("backupSshKey" if ssh_key else "backupSshHostKey", "(set)", "only used with sftp:")
 
     schedule = text("backupSchedule", "hourly")
     if schedule not in SCHEDULE_WORDS and not SCHEDULE.match(schedule):

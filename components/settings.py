@@ -10,8 +10,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from . import backup_settings
@@ -307,6 +309,8 @@ def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str
 
 def _parse_uploaders(values: Mapping[str, Any], users: Mapping[str, str]) -> tuple[str, ...]:
     """`uploaders`: who may upload; [] (the default) means every user. Sorted, so order is no change."""
+    if not users:
+        return ()  # nobody logs in: `uploaders` does nothing, and ONLY_USED_WITH says so
     raw = _list(values, "uploaders", [])
     for name in raw:
         if not isinstance(name, str) or name not in users:
@@ -425,8 +429,6 @@ def _parse_tls(values: Mapping[str, Any], domain: str) -> tuple[str, str | None,
         if not key or "PRIVATE KEY" not in key:
             raise ConfigError("tlsKey", "(secret)", "tls: supplied needs the PEM private key, set as a secret "
                               "(pulumi config set --secret tlsKey < key.pem)")  # fmt: skip
-    elif certificate or key:
-        raise ConfigError("tlsCertificate" if certificate else "tlsKey", "(set)", "only used with tls: supplied")
     return mode, email, certificate, key
 
 
@@ -471,11 +473,7 @@ def parse(
     if production and target != "ssh":
         raise ConfigError("target", _show(target), "production deploys to a remote host: set target to ssh")
     ssh = _parse_ssh(values, production) if target == "ssh" else None
-    docker_host = _str(values, "dockerHost")
-    if docker_host and target == "ssh":
-        raise ConfigError(
-            "dockerHost", _show(docker_host), "the ssh target reaches Docker through sshHost: leave dockerHost unset"
-        )
+    docker_host = _str(values, "dockerHost") if target == "local" else None
     if docker_host and not re.match(r"^(unix|tcp|npipe)://\S+$", docker_host):
         raise ConfigError("dockerHost", _show(docker_host), "expected unix:///path, tcp://host:port or npipe://...")
 
@@ -540,7 +538,7 @@ def parse(
         raise ConfigError(error.key, error.shown, error.accepted) from None
     if backup is not None and target != "ssh":
         raise ConfigError("backupRepository", "(set)", "backups run under systemd on a remote host: target ssh")
-    return Settings(
+    settings = Settings(
         stack=stack,
         target=target,
         ssh=ssh,
@@ -577,6 +575,8 @@ def parse(
         container_name=_parse_volume(values, "containerName", "pypiserver"),
         backup=backup,
     )
+    _refuse_what_does_nothing(values, settings)
+    return settings
 
 
 def load() -> Settings:
@@ -664,3 +664,67 @@ KEYS = (
     "backupImageDigest",
     "restoreFrom",
 )
+
+
+# Keys that only some configurations read, with where they are read: set anywhere else, one would do
+# nothing, silently, so it is refused there instead, saying where it is used.
+ONLY_USED_WITH: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (
+    (("acmeEmail",), lambda s: s.tls == "acme", "tls: acme"),
+    (("tlsCertificate", "tlsKey"), lambda s: s.tls == "supplied", "tls: supplied"),
+    (
+        ("sshHost", "sshPort", "sshUser", "sshHostKey", "insecureSkipHostKeyCheck", "sshPrivateKey"),
+        lambda s: s.target == "ssh",
+        "target: ssh",
+    ),
+    (("dockerHost",), lambda s: s.target == "local", "target: local (an ssh target reaches Docker through sshHost)"),
+    (("uploaders", "bcryptRounds", "authVolume"), lambda s: bool(s.users), "users (and the actions they protect)"),
+    (
+        (
+            "backupPassword",
+            "backupSchedule",
+            "backupKeepHourly",
+            "backupKeepDaily",
+            "backupKeepWeekly",
+            "backupKeepMonthly",
+            "backupImageRepository",
+            "backupImageTag",
+            "backupImageDigest",
+            "restoreFrom",
+        ),
+        lambda s: s.backup is not None,
+        "backupRepository",
+    ),
+    (
+        ("backupSshKey", "backupSshHostKey"),
+        lambda s: s.backup is not None and s.backup.sftp is not None,
+        "an sftp: backupRepository",
+    ),
+)
+
+
+@cache
+def declared_defaults() -> Mapping[str, Any]:
+    """The defaults Pulumi.yaml declares. Pulumi hands the program every declared key, with its default
+    where the stack sets none: a value equal to it was not set by anyone."""
+    import yaml
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "Pulumi.yaml").read_text())
+    return {key: spec.get("default") for key, spec in (project.get("config") or {}).items()}
+
+
+def _is_set(values: Mapping[str, Any], key: str) -> bool:
+    value = values.get(key)
+    if value is None or value == "" or value == [] or value == {}:
+        return False
+    defaults = declared_defaults()
+    return key not in defaults or value != defaults[key]
+
+
+def _refuse_what_does_nothing(values: Mapping[str, Any], settings: Settings) -> None:
+    for keys, used, where in ONLY_USED_WITH:
+        if used(settings):
+            continue
+        for key in keys:
+            if _is_set(values, key):
+                shown = "(secret)" if key in SECRET_KEYS else _show(values[key])
+                raise ConfigError(key, shown, f"only used with {where}: remove it from this stack's config")

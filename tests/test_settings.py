@@ -94,7 +94,7 @@ BAD = [
             backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None, restoreFrom="latest"
         ),
         "restoreFrom",
-        "needs backupRepository",
+        "only used with backupRepository",
     ),
     ("dev", {"target": "local", "authenticate": [], **BACKUP}, "backupRepository", "target ssh"),
     ("staging", remote(sshHost=None), "sshHost", "needs the host's address"),
@@ -180,7 +180,7 @@ BAD = [
     ("staging", remote(fallbackUrl="https://pypi.org/{path}"), "fallbackUrl", "http(s) URL"),
     ("staging", remote(fallbackUrl='https://pypi.org/"x'), "fallbackUrl", "http(s) URL"),
     ("staging", remote(packagesVolume="../etc"), "packagesVolume", "Docker name"),
-    ("staging", remote(dockerHost="unix:///var/run/docker.sock"), "dockerHost", "leave dockerHost unset"),
+    ("staging", remote(dockerHost="unix:///var/run/docker.sock"), "dockerHost", "only used with target: local"),
     (
         "dev",
         {"target": "local", "dockerHost": "/var/run/docker.sock", "authenticate": []},
@@ -345,3 +345,67 @@ def test_yanked_releases_are_keyed_by_pep_503_name_with_their_reasons():
     )
     assert settings.yanked == {"team-tool": {"1.2.0": "broken wheel", "1.3": ""}, "other-lib": {"2.0rc1": "bad"}}
     assert parse(remote(), "staging", SECRETS).yanked == {}
+
+
+# A valid value, other than its default, for every key that only some configurations read.
+ONLY_SOMETIMES = {
+    "acmeEmail": "ops@example.com",
+    "tlsCertificate": CERT,
+    "tlsKey": "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n",
+    "sshHost": "pypi.internal.example",
+    "sshPort": 2222,
+    "sshUser": "admin",
+    "sshHostKey": HOST_KEY,
+    "insecureSkipHostKeyCheck": True,
+    "sshPrivateKey": BACKUP_KEY,
+    "dockerHost": "unix:///run/docker.sock",
+    "uploaders": ["ci"],
+    "bcryptRounds": 12,
+    "authVolume": "index-auth",
+    "backupPassword": "restic repository passphrase",
+    "backupSchedule": "daily",
+    "backupKeepHourly": 3,
+    "backupKeepDaily": 3,
+    "backupKeepWeekly": 3,
+    "backupKeepMonthly": 3,
+    "backupImageRepository": "mirror.example/restic",
+    "backupImageTag": "0.18.1",
+    "backupImageDigest": "sha256:" + "a" * 64,
+    "restoreFrom": "latest",
+    "backupSshKey": BACKUP_KEY,
+    "backupSshHostKey": ECDSA_256,
+}
+# A configuration that does not use each group: (stack, config).
+WITHOUT = {
+    "tls: acme": ("staging", remote()),
+    "tls: supplied": ("staging", remote()),
+    "target: ssh": ("dev", {"target": "local", "authenticate": []}),
+    "target: local (an ssh target reaches Docker through sshHost)": ("staging", remote()),
+    "users (and the actions they protect)": ("dev", {"target": "local", "authenticate": []}),
+    "backupRepository": (
+        "staging",
+        remote(backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None),
+    ),
+    "an sftp: backupRepository": (
+        "staging",
+        remote(backupRepository="rest:https://backup.example/pypi", backupSshKey=None, backupSshHostKey=None),
+    ),
+}
+ROWS = [(key, where) for keys, _, where in settings.ONLY_USED_WITH for key in keys]
+
+
+@pytest.mark.parametrize(("key", "where"), ROWS, ids=[key for key, _ in ROWS])
+def test_a_key_that_would_do_nothing_is_refused_naming_where_it_is_used(key, where):
+    stack, values = WITHOUT[where]
+    parse(values, stack, SECRETS | {"tlsKey", "sshPrivateKey"})  # accepted as it is
+    with pytest.raises(ConfigError) as error:
+        parse({**values, key: ONLY_SOMETIMES[key]}, stack, SECRETS | {"tlsKey", "sshPrivateKey"})
+    assert error.value.key == key
+    assert f"only used with {where}" in str(error.value)
+    if key in settings.SECRET_KEYS:
+        assert str(ONLY_SOMETIMES[key]) not in str(error.value), "a secret is never shown"
+
+
+def test_every_key_that_only_sometimes_does_something_has_a_case():
+    assert {key for key, _ in ROWS} == set(ONLY_SOMETIMES)
+    assert {where for _, where in ROWS} == set(WITHOUT)
