@@ -268,6 +268,17 @@ def _write_bytes(path: str, data: bytes) -> None:
     os.replace(staged, path)
 
 
+def _names(folder: str) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+def _subfolders(folder: str) -> list[str]:
+    return [name for name in _names(folder) if os.path.isdir(os.path.join(folder, name))]
+
+
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as source:
@@ -290,7 +301,14 @@ class Indexer:
         if os.path.exists(self.cache_file):
             with open(self.cache_file, encoding="utf-8") as source:
                 self.files = json.load(source)
-        self.pages: dict[str, dict[str, dict]] = {}
+        # What a restart must not forget is read back from the pages volume, never assumed empty: the
+        # projects that have pages (None: content unknown, so rewritten) and the metadata files. A
+        # project whose last file left the store while the indexer was down loses its page at the
+        # first scan, and a file's metadata goes with the file.
+        self.pages: dict[str, dict[str, dict] | None] = dict.fromkeys(_subfolders(self.simple))
+        self.metadata_files: set[str] = {
+            name.removesuffix(".metadata") for name in _names(self.metadata) if name.endswith(".metadata")
+        }
         self.unsettled = False
         """A file was still being written at the last scan: scan again soon."""
         self.closed: set[str] = set()
@@ -386,9 +404,10 @@ class Indexer:
                     os.remove(self._page(project, kind))
             with contextlib.suppress(OSError):
                 os.rmdir(os.path.dirname(self._page(project)))
-        for name in set(self.files) - set(seen):
+        for name in self.metadata_files - set(seen):
             with contextlib.suppress(OSError):
                 os.remove(os.path.join(self.metadata, name + ".metadata"))
+        self.metadata_files = {name for name, info in seen.items() if "metadata_sha256" in info}
         if set(found) != set(self.pages) or not os.path.exists(os.path.join(self.simple, "index.html")):
             _write(os.path.join(self.simple, "index.json"), render_root_json(list(found)))
             _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
@@ -399,7 +418,7 @@ class Indexer:
         if seen != self.files:
             self.files = seen
             _write(self.cache_file, json.dumps(seen))
-        self.pages = found
+        self.pages = dict(found)
         return written
 
     def _report_changes(self, seen: dict[str, dict]) -> None:

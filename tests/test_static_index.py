@@ -317,3 +317,66 @@ def test_a_file_that_killed_the_indexer_while_read_is_listed_without_metadata_af
     indexer.scan()
     assert "data-core-metadata" in (output / "simple" / "healthy-tool" / "index.html").read_text()
     assert not (output / ".reading").exists(), "cleared after each read"
+
+
+def _tree(folder):
+    """Every page and metadata file the indexer keeps, by path (its own bookkeeping left out)."""
+    own = {".files.json", static_index.DISK_REPORT, static_index.PAUSED_FLAG, ".reading"}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.name not in own
+    }
+
+
+def _store(packages):
+    make_wheel(packages, "keep-tool", "1.0")
+    make_wheel(packages, "keep-tool", "1.1", requires_python=">=3.9")
+    make_wheel(packages, "last-tool", "1.0")
+    (packages / "plain_sdist-2.0.tar.gz").write_bytes(b"sdist")
+
+
+def _replace(packages):
+    wheel = next(packages.glob("keep_tool-1.0-*.whl"))
+    wheel.unlink()
+    make_wheel(packages, "keep-tool", "1.0", requires_python=">=3.12")  # same name, other content
+
+
+# Every way a store can change while the indexer is not running.
+CHANGES_WHILE_DOWN = {
+    "file added": lambda p: make_wheel(p, "keep-tool", "2.0"),
+    "file replaced": _replace,
+    "file removed": lambda p: next(p.glob("keep_tool-1.1-*.whl")).unlink(),
+    "last file of a project removed": lambda p: next(p.glob("last_tool-*.whl")).unlink(),
+    "project added": lambda p: make_wheel(p, "new-tool", "0.1"),
+    "every file removed": lambda p: [f.unlink() for f in p.iterdir()],
+    "sdist replaced by another": lambda p: (p / "plain_sdist-2.0.tar.gz").write_bytes(b"other sdist"),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES_WHILE_DOWN), ids=list(CHANGES_WHILE_DOWN))
+def test_after_a_restart_the_pages_are_the_store_whatever_changed_while_down(tmp_path, change):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    _store(packages)
+    Indexer(str(packages), str(output)).scan()
+    # The indexer stops (its memory goes), the store changes, a new one starts on the same volume.
+    CHANGES_WHILE_DOWN[change](packages)
+    Indexer(str(packages), str(output)).scan()
+    fresh = tmp_path / "fresh"
+    Indexer(str(packages), str(fresh)).scan()
+    assert _tree(output) == _tree(fresh), "the restarted indexer's pages differ from a fresh index of the store"
+
+
+def test_after_a_restart_without_its_cache_the_pages_are_still_the_store(tmp_path):
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    _store(packages)
+    Indexer(str(packages), str(output)).scan()
+    (output / ".files.json").unlink()  # lost or unreadable: nothing it remembered can be trusted
+    next(packages.glob("last_tool-*.whl")).unlink()
+    next(packages.glob("keep_tool-1.1-*.whl")).unlink()
+    Indexer(str(packages), str(output)).scan()
+    fresh = tmp_path / "fresh"
+    Indexer(str(packages), str(fresh)).scan()
+    assert _tree(output) == _tree(fresh)
