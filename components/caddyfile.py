@@ -1,11 +1,21 @@
 """The front server's configuration (Caddy): TLS, cached authentication and static serving.
 
 Routes, by what pypiserver calls the action:
-- `/health`: no password, proxied to pypiserver (so it checks the whole chain).
+- `/health`: no password, proxied to pypiserver (so it checks the whole chain). Exactly that path:
+  see HEALTH_MATCH.
 - download, `GET /packages/<file>`: served straight from the package volume (read-only).
-- list, `GET /simple/...`: static PEP 503 pages kept by the indexer; a page it has not written (an
-  unnormalised name, a project missing here) goes to pypiserver, which redirects or answers 404.
+- list, `GET /simple/...`: static PEP 503 pages kept by the indexer. A name spelled otherwise than
+  PEP 503 normalises it, or without its trailing slash, is redirected here (301), as pypiserver
+  redirects it; a project missing here is answered here (404, or the fallback's redirect).
 - update (`POST`) and every other page: proxied to pypiserver, which checks the password again.
+
+How Caddy matches paths decides what each route covers (caddyserver/caddy
+modules/caddyhttp/matchers.go, v2.11): `path` lowercases the request path and cleans it (dot
+segments resolved, slashes merged) before comparing; `path_regexp` cleans it but keeps its case; a
+placeholder in an `expression` is the path as the client sent it, percent-decoded and nothing else,
+which is what pypiserver's WSGI server hands it. A route that is more open than the default (only
+`/health`) therefore matches with an expression; the protected routes may match loosely, since every
+spelling they catch still asks for the same credentials.
 
 Caddy's `basic_auth` keeps the result of each bcrypt comparison in memory (its Caddyfile form turns the
 cache on), so a user pays the hash cost once, not on every request as with pypiserver alone.
@@ -37,6 +47,16 @@ INNER_HTTP, INNER_HTTPS = 80, 443
 # retries only failed dials (nothing was sent upstream yet), so uploads are held as safely as pages.
 # Longer than a replacement takes (measured 1-3 s) plus a slow start; shorter than clients' timeouts.
 BACKEND_WAIT = "30s"
+# The one route open to anyone: the path exactly as pypiserver will see it (percent-decoded, not
+# cleaned, case kept). `handle /health` would also open /HEALTH, //health and /x/../health, which
+# Caddy would then pass to pypiserver unchecked.
+HEALTH_MATCH = f"expression {{http.request.uri.path}} == '{HEALTH_PATH}' && {{http.request.method}} in ['GET', 'HEAD']"
+# PEP 503 names: runs of -, _ and . are one -, and letters are lower case. A name of those characters
+# spelled any other way is redirected to its normal form (pypiserver _app.py, `simple`).
+# Matched on the path as sent (an expression), so the redirect is computed from exactly what it matched.
+NAME_CHARS = "A-Za-z0-9._-"
+WITHOUT_SLASH = f"^/simple(/[{NAME_CHARS}]+)?$"
+NOT_NORMAL = f"^/simple/[{NAME_CHARS}]*([A-Z_.]|--)[{NAME_CHARS}]*/$"
 
 
 def _proxy(indent: str) -> list[str]:
@@ -55,6 +75,27 @@ def _proxy(indent: str) -> list[str]:
     ]
 
 
+def _answered_here(
+    name: str, match: list[str], answer: list[str], hashes: Mapping[str, str], protected: bool
+) -> list[str]:
+    """A named route the front server answers itself (`answer`, Caddyfile lines), after the list
+    credentials when listing is protected. In a `route` block, because Caddy otherwise orders a
+    handler's directives by their kind, and `redir` comes before `basic_auth`: a redirect would be
+    given to anyone (caddyconfig/httpcaddyfile/directives.go, defaultDirectiveOrder)."""
+    return [
+        f"\t@{name} {{",
+        *(f"\t\t{line}" for line in match),
+        "\t}",
+        f"\thandle @{name} {{",
+        "\t\troute {",
+        *(f"\t{line}" for line in (_auth("", hashes) if protected else [])),
+        *(f"\t\t\t{line}" for line in answer),
+        "\t\t}",
+        "\t}",
+        "",
+    ]
+
+
 def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: bool) -> list[str]:
     """A simple page the indexer has not written: the project is not here. The front server answers
     it itself, to every user who may list: 404, or with a fallback index the redirect pypiserver
@@ -62,19 +103,33 @@ def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: boo
     Only a name the index lacks entirely goes there: a missing version of a name it has fails."""
     if settings.fallback_url:
         # /simple/<name>/ -> <fallback>/<name>/, as pypiserver's own redirect (_app.py, simpleindex)
-        answer = f"\t\tredir {settings.fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
+        answer = f"redir {settings.fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
     else:
-        answer = '\t\trespond "no such project here" 404'
+        answer = 'respond "no such project here" 404'
+    return ["", *_answered_here("unknown_page", ["method GET HEAD", "path /simple/*"], [answer], hashes, protected)]
+
+
+def _redirects(hashes: Mapping[str, str], protected: bool) -> list[str]:
+    """The redirects pypiserver gives for list pages (_app.py: `pep_503_redirects`, `simple`), answered
+    here for every user who may list: pypiserver's password file names only the uploaders.
+    `/simple` and `/simple/<name>` gain their slash; a name not in PEP 503's normal form is lower-cased
+    (one `uri replace` per letter: Caddy has no lower-case placeholder) and its separators joined."""
+    lower = [f"uri replace {letter} {letter.lower()}" for letter in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
     return [
-        "",
-        "\t@unknown_page {",
-        "\t\tmethod GET HEAD",
-        "\t\tpath /simple/*",
-        "\t}",
-        "\thandle @unknown_page {",
-        *(_auth("", hashes) if protected else []),
-        answer,
-        "\t}",
+        *_answered_here(
+            "without_slash",
+            ["method GET HEAD", f"expression {{http.request.uri.path}}.matches('{WITHOUT_SLASH}')"],
+            ["redir {http.request.uri.path}/ 301"],
+            hashes,
+            protected,
+        ),
+        *_answered_here(
+            "not_normal",
+            ["method GET HEAD", f"expression {{http.request.uri.path}}.matches('{NOT_NORMAL}')"],
+            [*lower, "uri path_regexp [-_.]+ -", "redir {http.request.uri.path} 301"],
+            hashes,
+            protected,
+        ),
     ]
 
 
@@ -126,7 +181,8 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         f"\t\tmax_size {settings.max_upload_mb}MB",
         "\t}",
         "",
-        f"\thandle {HEALTH_PATH} {{",
+        f"\t@health {HEALTH_MATCH}",
+        "\thandle @health {",
         *_proxy("\t\t"),
         "\t}",
         "",
@@ -155,6 +211,7 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\t}",
         "\t}",
         "",
+        *_redirects(hashes, "list" in protect),
         # PEP 691: the same URLs answer JSON to clients that ask for it (pip 22.2+, uv), HTML to the
         # rest; caches must keep them apart (Vary: Accept).
         "\t@page_json {",

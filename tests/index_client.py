@@ -85,8 +85,10 @@ def http_get(
     timeout: float = 10,
     ca: Path | None = None,
     accept: str | None = None,
+    follow_redirects: bool = True,
 ) -> Response:
-    """GET with optional basic auth and Accept; HTTPS is verified against `ca` (or the system's CAs)."""
+    """GET with optional basic auth and Accept; HTTPS is verified against `ca` (or the system's CAs).
+    With `follow_redirects` off, a redirect is the answer (its Location in the headers)."""
     request = urllib.request.Request(url)
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
     if user is not None:
@@ -94,11 +96,19 @@ def http_get(
         request.add_header("Authorization", f"Basic {token}")
     if accept is not None:
         request.add_header("Accept", accept)
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
+    if not follow_redirects:
+        handlers.append(_NoRedirects())
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as reply:
+        with urllib.request.build_opener(*handlers).open(request, timeout=timeout) as reply:
             return Response(reply.status, reply.read(), _headers(reply.headers))
     except urllib.error.HTTPError as error:
         return Response(error.code, error.read(), _headers(error.headers))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # urllib then raises the 3xx as an HTTPError: the answer itself
 
 
 def _headers(message) -> dict[str, str]:

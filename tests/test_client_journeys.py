@@ -421,3 +421,11 @@ def test_poetry_takes_a_version_missing_here_from_pypi_unless_pinned(
     else:
         assert succeeded(result), "the unsafe baseline takes the bait: the bait works"
         assert poetry_lock_sources(app)[POETRY_TOOL] == (BAIT_VERSION, "public")
+
+
+def test_the_fallback_redirect_is_given_only_after_the_credentials(fallback_index):
+    page = f"{fallback_index.url}/simple/not-here-at-all/"
+    anonymous = http_get(page, ca=fallback_index.ca, follow_redirects=False)
+    assert anonymous.status == 401, "an unknown name's redirect is a listing answer: it needs the list credentials"
+    reader = http_get(page, "alice", PASSWORDS["alice"], ca=fallback_index.ca, follow_redirects=False)
+    assert reader.status == 302 and reader.headers["Location"].endswith("/not-here-at-all/"), reader

@@ -26,6 +26,7 @@ from real_pypiserver import RunningIndex, running_deployed_index
 from recorded import Deployment, reveal
 
 USER, PASSWORD = "ci", PASSWORDS["ci"]
+READER_PASSWORD = PASSWORDS["alice"]
 MAX_UPLOAD_MB = 2
 
 
@@ -191,12 +192,8 @@ def test_each_role_may_do_exactly_its_actions(stack, uploaded, tmp_path, role):
         assert direct.status in (401, 403), "pypiserver itself refuses a reader's upload"
 
 
-def test_users_change_without_a_restart(stack, tmp_path):
-    backend_pid, front_pid = stack.backend.process.pid, stack.front.process.pid
-    users = {**PASSWORDS, "newcomer": "newcomer-password-9b1"}
-    users.pop("alice")
-    deployment = staged(stack.https_port, users=users, uploaders=["ci", "newcomer"])
-    # What the program's two steps do: replace the htpasswd file, then the Caddyfile and reload.
+def _apply_users(stack: Stack, deployment: Deployment) -> None:
+    """What the program's two steps do: replace the htpasswd file, then the Caddyfile and reload."""
     staged_file = stack.backend.htpasswd.with_suffix(".new")
     staged_file.write_text(reveal(deployment.named("pypi-htpasswd").inputs["stdin"]))
     staged_file.replace(stack.backend.htpasswd)
@@ -204,13 +201,23 @@ def test_users_change_without_a_restart(stack, tmp_path):
     stack.front.reload(
         reveal(deployment.named("pypi-caddyfile").inputs["stdin"]), backend_port, stack.https_port, free_port()
     )
-    assert stack.get("/simple/", "newcomer", "newcomer-password-9b1").status == 200
-    assert stack.get("/simple/", "alice", PASSWORDS["alice"]).status == 401
-    wheel = make_wheel(tmp_path, "newcomer-tool", "0.1.0")
-    result = twine_upload(stack.exports["uploadUrl"], wheel, "newcomer", "newcomer-password-9b1", ca=stack.front.ca)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert stack.backend.process.poll() is None and stack.backend.process.pid == backend_pid, "no restart"
-    assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
+
+
+def test_users_change_without_a_restart(stack, tmp_path):
+    backend_pid, front_pid = stack.backend.process.pid, stack.front.process.pid
+    users = {**PASSWORDS, "newcomer": "newcomer-password-9b1"}
+    users.pop("alice")
+    _apply_users(stack, staged(stack.https_port, users=users, uploaders=["ci", "newcomer"]))
+    try:
+        assert stack.get("/simple/", "newcomer", "newcomer-password-9b1").status == 200
+        assert stack.get("/simple/", "alice", PASSWORDS["alice"]).status == 401
+        wheel = make_wheel(tmp_path, "newcomer-tool", "0.1.0")
+        result = twine_upload(stack.exports["uploadUrl"], wheel, "newcomer", "newcomer-password-9b1", ca=stack.front.ca)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert stack.backend.process.poll() is None and stack.backend.process.pid == backend_pid, "no restart"
+        assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
+    finally:
+        _apply_users(stack, staged(stack.https_port))  # the module's other tests expect alice back
 
 
 def test_upload_without_a_length_is_refused_before_pypiserver(stack):
@@ -505,11 +512,50 @@ def test_no_upload_is_stored_unserved_or_as_a_second_spelling_and_the_pages_are_
     assert pages_list(stack)["spelled-tool"] == {released.name}
 
 
+# Every other spelling of the exempt path a client can send: case, dot segments, double slashes,
+# percent-encoding of a separator, a trailing slash or suffix. None may reach pypiserver unchecked.
+NOT_HEALTH = [
+    "/HEALTH", "/Health", "/health/", "/health/.", "/./health", "/x/../health", "/health/../health",
+    "//health", "/health//", "/%2Fhealth", "/health%2F", "/health/x", "/healthz", "/health;x",
+    "/health/../simple/", "/health%2F..%2Fsimple%2F", "/%2E/health", "/health%00",
+]  # fmt: skip
+# The same path as pypiserver sees it (its server percent-decodes): the health check itself.
+HEALTH_SPELLED = ["/health", "/%68ealth", "/heal%74h", "/health?verbose=1"]
+
+
+@pytest.mark.parametrize("path", NOT_HEALTH)
+def test_only_the_health_check_itself_is_open_every_other_spelling_asks_for_credentials(stack, path):
+    answer = http_get(stack.url(path), ca=stack.front.ca, follow_redirects=False)
+    assert answer.status == 401, (path, answer.status, answer.body[:200])
+    assert "www-authenticate" in {k.lower() for k in answer.headers}, "the front server asked, not pypiserver"
+
+
+@pytest.mark.parametrize("path", HEALTH_SPELLED)
+def test_the_health_check_needs_no_password_however_it_is_encoded(stack, path):
+    answer = http_get(stack.url(path), ca=stack.front.ca, follow_redirects=False)
+    assert answer.status == 200, (path, answer.status, answer.body[:200])
+
+
 @pytest.mark.parametrize(
-    "path",
-    ["/health/", "/health/../simple/", "/HEALTH", "//health", "/health%2F..%2Fsimple%2F", "/health/x", "/healthz"],
+    ("path", "location"),
+    [
+        ("/simple", "/simple/"),
+        ("/simple/team-tool", "/simple/team-tool/"),
+        ("/simple/Team_Tool/", "/simple/team-tool/"),
+        ("/simple/TEAM.TOOL/", "/simple/team-tool/"),
+        ("/simple/team__tool/", "/simple/team-tool/"),
+        ("/simple/team--tool/", "/simple/team-tool/"),
+        ("/simple/Team-._Tool/", "/simple/team-tool/"),
+        ("/simple/Team.Tool", "/simple/Team.Tool/"),  # first its slash, then its name
+    ],
 )
-def test_the_health_exemption_covers_exactly_the_health_check(stack, path):
-    assert stack.get("/health").status == 200, "the health check needs no password"
-    answer = http_get(stack.url(path), ca=stack.front.ca)
-    assert answer.status in (401, 404), (path, answer.status, answer.body[:200])
+@pytest.mark.parametrize("accept", ["text/html", "application/vnd.pypi.simple.v1+json"])
+def test_names_as_clients_write_them_are_redirected_to_their_pep_503_page(stack, uploaded, path, location, accept):
+    # alice may only read: pypiserver, whose password file names only uploaders, would refuse her.
+    answer = http_get(
+        stack.url(path), "alice", READER_PASSWORD, ca=stack.front.ca, accept=accept, follow_redirects=False
+    )
+    assert answer.status == 301 and answer.headers.get("Location") == location, (path, answer.status, answer.headers)
+    assert http_get(stack.url(path), ca=stack.front.ca, follow_redirects=False).status == 401, "not without credentials"
+    followed = http_get(stack.url(path), "alice", READER_PASSWORD, ca=stack.front.ca, accept=accept)
+    assert followed.status == 200 and b"team" in followed.body, (path, followed.status)

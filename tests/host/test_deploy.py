@@ -535,6 +535,10 @@ def test_6_the_pages_are_the_store_after_changes_made_while_the_indexer_was_down
     )
     listed = pages_as_clients_see_them(site)
     assert while_down.name in listed and by_hand.name not in listed
+    # Its project lost its last file while nobody indexed: its page goes too, not only the root's link.
+    for accept in ("text/html", "application/vnd.pypi.simple.v1+json"):
+        gone = http_get(f"{site.url}/simple/removed-by-hand/", "ci", USERS["ci"], ca=site.ca, accept=accept)
+        assert gone.status == 404, (accept, gone.status, gone.body[:200])
 
 
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):
