@@ -18,10 +18,13 @@ from urllib.parse import urlsplit
 
 from .host_keys import HostKeyError, check_host_key
 
+# The schedules whose worst-case loss the program can state.
 SCHEDULE_WORDS = ("hourly", "daily", "weekly")
-# An OnCalendar expression made of the characters systemd uses (the rendering tests run
-# `systemd-analyze calendar` on what this accepts); shorthands other than SCHEDULE_WORDS are refused.
-SCHEDULE = re.compile(r"^[0-9*/:,.~ -]{3,64}$")
+# Any systemd OnCalendar time (systemd.time(7): shorthands such as monthly, weekdays, dates, times,
+# ranges, repetitions, a time zone). Here only its characters are checked, which keeps it one harmless
+# line of the timer unit (no newline, no `%` specifier, no quote); systemd's own parser judges it on
+# the host before anything there changes (scripts.docker_bootstrap, `systemd-analyze calendar`).
+SCHEDULE = re.compile(r"^[A-Za-z0-9*/:,.~_+ -]{1,64}$")
 SNAPSHOT = re.compile(r"^(latest|[0-9a-f]{8}|[0-9a-f]{64})$")
 KEEP_DEFAULTS = {"hourly": 24, "daily": 14, "weekly": 8, "monthly": 12}
 # RFC 5737 and 3849: what the committed stack files use as placeholders.
@@ -187,10 +190,11 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
             raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
 
     schedule = text("backupSchedule", "hourly")
-    if schedule not in SCHEDULE_WORDS and not SCHEDULE.match(schedule):
+    if not SCHEDULE.match(schedule):
         raise BackupConfigError(
             "backupSchedule", repr(schedule),
-            f"expected {', '.join(SCHEDULE_WORDS)} or a systemd OnCalendar time such as '*:0/15' or '*-*-* 02:00'",
+            "expected a systemd OnCalendar time such as hourly, daily, monthly, 'Mon *-*-* 02:00' or '*:0/15' "
+            "(letters, digits, spaces and * / : , . ~ _ + -)",
         )  # fmt: skip
 
     keep = {}

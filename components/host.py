@@ -142,7 +142,7 @@ def connect(settings: Settings) -> Target:
     bootstrap = remote.Command(
         "docker-bootstrap",
         connection=connection,
-        create=scripts.as_command(scripts.docker_bootstrap()),
+        create=scripts.as_command(scripts.docker_bootstrap(settings.backup.schedule if settings.backup else None)),
         add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(depends_on=[guard]),
     )

@@ -65,11 +65,24 @@ def apt_waiting_for_locks(bound_seconds: int = APT_LOCK_WAIT_SECONDS) -> str:
 """
 
 
-def docker_bootstrap() -> str:
+def calendar_check(key: str, expression: str) -> str:
+    """Refuse a systemd calendar time that this host's systemd does not accept, naming the key and
+    quoting systemd's own complaint (its parser is the only complete judge of OnCalendar)."""
+    quoted = shlex.quote(expression)
+    return f"""if ! problem=$(systemd-analyze calendar -- {quoted} 2>&1 >/dev/null); then
+  echo "config {key}: got "{shlex.quote(repr(expression))}"; systemd on $(hostname) does not accept it as an" \\
+    "OnCalendar time: $problem (see systemd.time(7))" >&2
+  exit 1
+fi
+"""
+
+
+def docker_bootstrap(schedule: str | None = None) -> str:
     """Make sure a fresh Ubuntu/Debian host runs a supported Docker engine the SSH user may use.
 
-    Idempotent: installs only what is missing, from the distribution's own registry, waiting (with a
-    bound) while another process holds apt's lock. An engine older
+    First of all it checks `schedule` (the backups' OnCalendar time, when there are backups) with this
+    host's systemd. Idempotent: installs only what is missing, from the distribution's own registry,
+    waiting (with a bound) while another process holds apt's lock. An engine older
     than MIN_ENGINE, installed or about to be, is refused before anything else on the host changes.
     The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
     matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
@@ -79,6 +92,7 @@ def docker_bootstrap() -> str:
     major, minor = MIN_ENGINE
     return (
         "set -eu\n"
+        + (calendar_check("backupSchedule", schedule) if schedule else "")
         + apt_waiting_for_locks()
         + rf"""supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
   numbers=$(printf '%s\n' "$1" | sed -E 's/^[0-9]+://; s/^([0-9]+)\.([0-9]+).*/\1 \2/')

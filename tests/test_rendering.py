@@ -212,16 +212,52 @@ def test_backup_units_pass_systemd_analyze_verify(tmp_path):
         assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("schedule", ["hourly", "daily", "weekly", "*:0/15", "*-*-* 02:00", "Mon..Fri *-*-* 03:30"])
-def test_schedules_the_settings_accept_are_ones_systemd_accepts(schedule):
+def _schedule(schedule: str) -> str | None:
+    """The schedule as the settings accept it, or None when they refuse it."""
     config = {**stack_config("production"), **REMOTE_OVERRIDES, "backupSchedule": schedule}
     try:
-        accepted = parse(config, "production", frozenset({"users", "backupPassword", "backupSshKey"}))
-    except ConfigError:
-        accepted = None
+        parsed = parse(config, "production", frozenset({"users", "backupPassword", "backupSshKey"}))
+    except ConfigError as error:
+        if error.key != "backupSchedule":
+            raise
+        return None
+    assert parsed.backup is not None
+    return parsed.backup.schedule
+
+
+def _host_check(schedule: str) -> subprocess.CompletedProcess:
+    """The bootstrap's check of the schedule, with this machine's systemd-analyze."""
+    script = "set -eu\n" + scripts.calendar_check("backupSchedule", schedule) + "echo accepted\n"
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    ["hourly", "daily", "weekly", "monthly", "quarterly", "*:0/15", "*-*-* 02:00", "Mon *-*-* 02:00",
+     "Mon..Fri *-*-* 03:30", "Sat,Sun 04:00", "*-*-01 00:00:00", "*-*~01 03:00", "03:00 UTC"],
+)  # fmt: skip
+def test_every_schedule_systemd_accepts_is_accepted_end_to_end(schedule):
     analyze = shutil.which("systemd-analyze")
-    assert analyze
-    valid = subprocess.run([analyze, "calendar", schedule], capture_output=True, text=True).returncode == 0
-    assert valid or accepted is None, f"{schedule!r} is accepted by the settings but not by systemd"
-    if schedule != "Mon..Fri *-*-* 03:30":
-        assert accepted is not None, f"{schedule!r}: a schedule systemd accepts should be accepted"
+    assert analyze and subprocess.run([analyze, "calendar", schedule], capture_output=True).returncode == 0
+    assert _schedule(schedule) == schedule, f"{schedule!r}: systemd accepts it, so must the settings"
+    assert _host_check(schedule).returncode == 0
+    assert f"OnCalendar={schedule}\n" in backup_scripts.timer_unit(schedule)
+
+
+@pytest.mark.parametrize("schedule", ["Mon..Fri *-*-* 25:00", "every day", "daily-ish", "*-13-01 00:00"])
+def test_a_schedule_systemd_refuses_fails_on_the_host_before_anything_changes(schedule):
+    assert _schedule(schedule) == schedule, "only systemd's parser can judge it: the settings check characters"
+    refused = _host_check(schedule)
+    assert refused.returncode != 0 and "accepted" not in refused.stdout
+    assert f"config backupSchedule: got {schedule!r}" in refused.stderr and "does not accept it" in refused.stderr
+
+
+@pytest.mark.parametrize("schedule", ["daily\nExecStart=/bin/sh", "%H:00", "'daily'", "daily; reboot", "$(reboot)"])
+def test_a_schedule_that_could_break_the_timer_unit_is_refused_by_the_settings(schedule):
+    assert _schedule(schedule) is None, schedule
+
+
+def test_the_bootstrap_checks_the_schedule_first():
+    bootstrap = scripts.docker_bootstrap("Mon *-*-* 02:00")
+    assert bootstrap.index("systemd-analyze calendar") < bootstrap.index("apt()"), "before anything changes"
+    assert "systemd-analyze" not in scripts.docker_bootstrap(None)

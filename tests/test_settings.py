@@ -78,7 +78,7 @@ BAD = [
     ("staging", remote(backupSshHostKey=None), "backupSshHostKey", "pin the host key of backup.internal.example"),
     ("staging", remote(backupSshHostKey="ssh-ed25519 AAAA!!!!"), "backupSshHostKey", "not base64"),
     ("staging", remote(backupSshKey="not a key"), "backupSshKey", "needs the key that logs in as backup"),
-    ("staging", remote(backupSchedule="every hour"), "backupSchedule", "systemd OnCalendar"),
+    ("staging", remote(backupSchedule="daily\nExecStart=/bin/sh"), "backupSchedule", "systemd OnCalendar"),
     ("staging", remote(backupKeepDaily="-1"), "backupKeepDaily", "from 0 to 1000"),
     (
         "staging",

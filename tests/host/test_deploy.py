@@ -262,6 +262,16 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
     assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
 
 
+def test_2_only_the_health_check_is_open_and_names_redirect_through_the_published_port(site, wheel):
+    for path in ("/HEALTH", "//health", "/x/../health", "/health/", "/%2Fhealth"):
+        answer = http_get(f"{site.url}{path}", ca=site.ca, follow_redirects=False)
+        assert answer.status == 401, (path, answer.status, answer.body[:200])
+    assert http_get(f"{site.url}/%68ealth", ca=site.ca).status == 200
+    for path in ("/simple/Team_Tool/", "/simple/TEAM.TOOL/", "/simple/team-tool"):
+        answer = http_get(f"{site.url}{path}", "alice", USERS["alice"], ca=site.ca, follow_redirects=False)
+        assert answer.status == 301 and answer.headers.get("Location") == "/simple/team-tool/", (path, answer)
+
+
 def test_2_a_backup_runs_verified_and_says_when(site, wheel):
     assert "pypiserver-backup.timer" in site.host.ssh("systemctl list-timers --all --no-pager").stdout
     started = time.monotonic()
