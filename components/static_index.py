@@ -27,6 +27,7 @@ import json
 import os
 import re
 import select
+import signal
 import struct
 import sys
 import time
@@ -381,6 +382,7 @@ class Indexer:
         yanked = self.yanked()
         with os.scandir(self.packages) as entries:
             for entry in entries:
+                stop_point()
                 project = project_of(entry.name)
                 if project is None or not entry.is_file():
                     continue
@@ -477,6 +479,7 @@ class Indexer:
         last_full = 0.0
         watch = Watch.open(self.packages)
         while True:
+            stop_point()
             events = watch.read(interval) if watch else []
             self.closed = closed_files(self.closed, events)
             # Writes arrive as a stream of MODIFY events while an upload is received: they only
@@ -497,9 +500,29 @@ class Indexer:
                 time.sleep(interval)
 
 
+class Stop(Exception):
+    """Docker asked the indexer to stop (SIGTERM), and it reached a point where stopping loses nothing."""
+
+
+STOP = {"asked": False}
+
+
+def stop_point() -> None:
+    """Where the indexer may stop: between files and between scans, never while it writes a page or
+    reads a wheel (a stop there would leave a half-written page or mark the wheel as one that kills it)."""
+    if STOP["asked"]:
+        raise Stop
+
+
 def main(argv: list[str]) -> None:
     packages, output = argv[1], argv[2]
-    Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0).run()
+    # The indexer is its container's PID 1, which the kernel gives no default signal action: without
+    # a handler, `docker stop` (every replacement, every restart) waits out the grace period and kills it.
+    signal.signal(signal.SIGTERM, lambda *_: STOP.update(asked=True))
+    try:
+        Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0).run()
+    except Stop:
+        print("indexer: stopped", flush=True)
 
 
 if __name__ == "__main__":

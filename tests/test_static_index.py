@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -380,3 +385,31 @@ def test_after_a_restart_without_its_cache_the_pages_are_still_the_store(tmp_pat
     fresh = tmp_path / "fresh"
     Indexer(str(packages), str(fresh)).scan()
     assert _tree(output) == _tree(fresh)
+
+
+def test_the_indexer_stops_at_once_and_cleanly_when_docker_asks(tmp_path):
+    """`docker stop` sends SIGTERM to PID 1, which has no default action for it: the indexer must
+    handle it, or every replacement waits out the grace period (20 s) and then kills it."""
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    make_wheel(packages, "stop-tool", "1.0")
+    source = Path(static_index.__file__).read_text()
+    process = subprocess.Popen(
+        [sys.executable, "-c", source, str(packages), str(output), "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not (output / "simple" / "stop-tool" / "index.html").exists():
+            assert time.monotonic() < deadline and process.poll() is None, "the indexer did not start"
+            time.sleep(0.05)
+        asked = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=5)
+        took = time.monotonic() - asked
+    finally:
+        process.kill()
+    assert code == 0, f"ended by the signal itself ({code}), not by the indexer's handler"
+    assert took < 2, f"took {took:.1f} s to stop"
+    assert "indexer: stopped" in (process.stdout.read() if process.stdout else "")
+    leftovers = [p.name for p in output.rglob("*") if p.name.endswith(".tmp") or p.name == ".reading"]
+    assert not leftovers, leftovers
