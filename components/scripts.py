@@ -77,6 +77,41 @@ fi
 """
 
 
+# The Docker provider dials `ssh ... docker system dial-stdio` once per resource operation, all at once:
+# Pulumi runs 4 operations per CPU in parallel (`--parallel`), and kreuzwerker's client cache keeps a
+# client only after its first ping (internal/provider/config.go). OpenSSH's default `MaxStartups
+# 10:30:100` drops unauthenticated connections past 10 ("kex_exchange_identification: Connection closed
+# by remote host"): the first `pulumi up` from an 8-core workstation failed so on a stock Debian host.
+SSHD_DROP_IN = "/etc/ssh/sshd_config.d/50-pypi-index.conf"
+SSHD_MAX_STARTUPS = "64:30:128"
+
+
+def sshd_allows_parallel_dials() -> str:
+    """Raise sshd's MaxStartups (a drop-in, checked with `sshd -t`, then a reload), and say if another
+    setting wins over it. sshd takes the first value it reads, and Debian's and Ubuntu's sshd_config
+    include sshd_config.d/*.conf first."""
+    text = (
+        "# Written by the pypi-index bootstrap (components/scripts.py): the Docker provider dials many\n"
+        f"# SSH connections at once.\nMaxStartups {SSHD_MAX_STARTUPS}"
+    )
+    return rf"""want={shlex.quote(text)}
+if [ "$(sudo -n cat {SSHD_DROP_IN} 2>/dev/null)" != "$want" ]; then
+  printf '%s\n' "$want" | sudo -n tee {SSHD_DROP_IN} >/dev/null
+  if ! problem=$(sudo -n sshd -t 2>&1); then
+    sudo -n rm -f {SSHD_DROP_IN}
+    echo "$(hostname): sshd refused {SSHD_DROP_IN}, so it was removed: $problem" >&2
+    exit 1
+  fi
+  sudo -n systemctl reload ssh.service 2>/dev/null || sudo -n systemctl reload sshd.service
+fi
+effective=$(sudo -n sshd -T 2>/dev/null | sed -n 's/^maxstartups //p')
+if [ "$effective" != {SSHD_MAX_STARTUPS} ]; then
+  echo "warning: sshd on $(hostname) uses MaxStartups $effective (set before {SSHD_DROP_IN}); with more" \
+    "than 10 SSH connections at once it drops some: deploy with 'pulumi up --parallel 4'" >&2
+fi
+"""
+
+
 def docker_bootstrap(schedule: str | None = None) -> str:
     """Make sure a fresh Ubuntu/Debian host runs a supported Docker engine the SSH user may use.
 
@@ -84,6 +119,7 @@ def docker_bootstrap(schedule: str | None = None) -> str:
     host's systemd. Idempotent: installs only what is missing, from the distribution's own registry,
     waiting (with a bound) while another process holds apt's lock. An engine older
     than MIN_ENGINE, installed or about to be, is refused before anything else on the host changes.
+    Last, sshd is made to take the Docker provider's parallel connections (sshd_allows_parallel_dials).
     The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
     matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
     session after this one; that command is the docker client, which Debian 13 ships in its own
@@ -147,7 +183,9 @@ until sudo -n docker info >/dev/null 2>&1; do
 done
 version=$(sudo -n docker version --format '{{{{.Server.Version}}}}')
 supported "$version" || refuse "$version"
-echo "docker ready on $(hostname)"
+"""
+        + sshd_allows_parallel_dials()
+        + rf"""echo "docker ready on $(hostname)"
 echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
 """
     )

@@ -1,12 +1,17 @@
-"""The bootstrap's apt on a host where another process holds apt's and dpkg's locks, as
-unattended-upgrades does on a freshly booted Ubuntu cloud image: it waits (within a bound) and then
-runs, or says plainly why it gave up; any other apt failure stops it at once."""
+"""The bootstrap on a stock host: its apt where another process holds apt's and dpkg's locks, as
+unattended-upgrades does on a freshly booted Ubuntu cloud image (it waits within a bound and then
+runs, or says plainly why it gave up; any other apt failure stops it at once), and its sshd, which
+must take the Docker provider's parallel SSH connections."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 
-from components.scripts import apt_waiting_for_locks
+from components.scripts import SSHD_MAX_STARTUPS, apt_waiting_for_locks, sshd_allows_parallel_dials
+
+from .commands import figure
+from .machine import TestHost
 
 # Takes the locks apt-get and dpkg take (fcntl locks, as apt-pkg's GetLock does) and keeps them.
 HOLD_LOCKS = """
@@ -61,3 +66,39 @@ def test_any_other_apt_failure_stops_at_once(target_host):
     assert result.returncode != 0
     assert took < 20, f"a failure that is not a lock was retried for {took:.1f} s"
     assert "no-such-package-pypi-index" in result.stderr
+
+
+def _burst(host, count: int) -> list[str]:
+    """`count` SSH logins started at once, as the Docker provider dials one per resource: the
+    stderr of each that failed."""
+    command = [
+        "ssh",
+        "-F",
+        str(host.ssh_config_path),
+        "-p",
+        str(host.ssh_port),
+        f"{host.user}@{host.address}",
+        "--",
+        "true",
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(count)
+    ]
+    failures = []
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        if process.returncode != 0:
+            failures.append(err.strip())
+    return failures
+
+
+def test_sshd_takes_the_docker_providers_parallel_connections_after_the_bootstrap(host_images):
+    with TestHost(host_images, suite="bookworm", load_standins=False) as host:
+        before = _burst(host, 48)
+        figure(f"SSH 48 logins at once on a stock Debian 12 sshd: {len(before)} dropped (MaxStartups 10:30:100)")
+        host.ssh("set -eu\n" + sshd_allows_parallel_dials())
+        assert host.exec("sshd -T | grep -i '^maxstartups '").stdout.split()[1] == SSHD_MAX_STARTUPS
+        after = _burst(host, 48)
+        assert not after, f"{len(after)} of 48 logins dropped after the bootstrap: {after[:3]}"
+        again = host.ssh("set -eu\n" + sshd_allows_parallel_dials())
+        assert "warning" not in again.stderr, "a second run changes nothing and warns of nothing"
