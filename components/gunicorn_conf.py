@@ -14,6 +14,9 @@ The guard, in front of pypiserver in the same process, refuses before anything i
   beside `team_tool-1.0.tar.gz`, `team_tool-1.0.0-py3-none-any.whl` beside `..-1.0-py3-none-any.whl`):
   pypiserver compares names byte for byte, installers by PEP 503 and PEP 440. A released file is
   immutable.
+- an upload that would leave the store's disk with less than the indexer's margin, counting the
+  uploads already accepted and still being written (the front server's pause, from the indexer's last
+  reading, lets two uploads in at once: each would pass alone).
 The naming rules are the indexer's own (components/static_index.py), appended to this file's text as
 INDEX_RULES by the program, so the guard and the pages can never disagree.
 
@@ -92,8 +95,26 @@ def refusal(rules: types.ModuleType, filename: str, pypiserver_reads: tuple[str,
     return None
 
 
-def guard(app, rules: types.ModuleType, packages: str):
-    """`app` behind the upload guard: refused uploads never reach pypiserver, so nothing is stored."""
+def disk_refusal(rules: types.ModuleType, free: int, total: int, in_flight: int, size: int):
+    """(status, message) when storing `size` more bytes, besides the `in_flight` bytes of accepted
+    uploads still being written, would leave less than the margin free; None otherwise."""
+    margin = max(int(total * rules.MARGIN_SHARE), rules.MARGIN_MIN)
+    if free - in_flight - size >= margin:
+        return None
+    gib = 1 << 30
+    return "507 Insufficient Storage", (
+        f"uploads are paused: storing {size / gib:.2f} GiB now would leave less than {margin / gib:.1f} GiB "
+        f"free on the index's disk ({free / gib:.1f} GiB free, {in_flight / gib:.2f} GiB of other uploads "
+        "being stored); the host's operator must free space"
+    )
+
+
+def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
+    """`app` behind the upload guard: refused uploads never reach pypiserver, so nothing is stored.
+
+    The bytes of accepted uploads are counted until pypiserver has answered: one gunicorn worker with
+    gevent runs one request at a time between yields, so the check and the count cannot interleave."""
+    in_flight = [0]
     from pypiserver.bottle_wrapper.bottle import BaseRequest  # type: ignore[import-not-found]
     from pypiserver.pkg_helpers import guess_pkgname_and_version  # type: ignore[import-not-found]
 
@@ -105,9 +126,20 @@ def guard(app, rules: types.ModuleType, packages: str):
             filename = getattr(content, "raw_filename", None)
             if filename:
                 answer = refusal(rules, filename, guess_pkgname_and_version(filename), os.listdir(packages))
+                size = _size(content)
+                if answer is None:
+                    disk = statvfs(packages)
+                    answer = disk_refusal(
+                        rules, disk.f_bavail * disk.f_frsize, disk.f_blocks * disk.f_frsize, in_flight[0], size
+                    )
                 if answer is not None:
                     start_response(answer[0], [("Content-Type", "text/plain; charset=utf-8")])
                     return [(answer[1] + "\n").encode()]
+                in_flight[0] += size
+                try:
+                    return app(environ, start_response)
+                finally:
+                    in_flight[0] -= size
             if request.forms.get(":action") == "remove_pkg":
                 # The files pypiserver is about to remove (its find_version: the name and version as
                 # its parser reads them from each file name), hashed while they still exist, so the
@@ -118,6 +150,16 @@ def guard(app, rules: types.ModuleType, packages: str):
         return app(environ, start_response)
 
     return guarded
+
+
+def _size(content) -> int:
+    """The size of an uploaded file as bottle holds it (in memory or spooled to a temporary file)."""
+    stream = content.file
+    here = stream.tell()
+    stream.seek(0, os.SEEK_END)
+    size = stream.tell()
+    stream.seek(here)
+    return size
 
 
 def _off_the_loop(work):

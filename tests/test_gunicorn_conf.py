@@ -1,15 +1,20 @@
-"""The upload audit's pure parts (the hook itself runs in tests/test_real_index.py, in real gunicorn)."""
+"""The upload guard's and audit's rules (the hooks themselves run in tests/test_real_index.py, in real
+gunicorn), and the guard's disk margin with two uploads at once, in pypiserver's own environment."""
 
 from __future__ import annotations
 
+import ast
 import base64
 import inspect
+import subprocess
 
 import pytest
 
 from components import static_index
-from components.gunicorn_conf import audit_line, refusal, user_of
+from components.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
 from components.pypiserver import render_gunicorn_config
+from real_pypiserver import ensure_venv
+from recorded import ROOT
 
 
 def basic(credentials: str) -> str:
@@ -71,3 +76,82 @@ def test_the_program_embeds_the_indexer_rules_the_guard_uses():
     rules = namespace["index_rules"]()
     assert rules.project_of("Team.Tool-1.0.tar.gz") == "team-tool" and rules.__name__ == "static_index"
     assert namespace["INDEX_RULES"] == inspect.getsource(static_index)
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(
+    ("free", "in_flight", "size", "refused"),
+    [
+        (10 * GIB, 0, GIB, False),  # 100 GiB disk: the margin is 5 GiB
+        (6 * GIB, 0, GIB, False),  # exactly the margin left
+        (6 * GIB, 1, GIB, True),
+        (7 * GIB, 2 * GIB, GIB, True),  # two uploads of 1 GiB already being stored
+        (8 * GIB, GIB, GIB, False),
+    ],
+)
+def test_an_upload_must_leave_the_margin_counting_the_uploads_being_stored(free, in_flight, size, refused):
+    answer = disk_refusal(static_index, free, 100 * GIB, in_flight, size)
+    assert (answer is not None) == refused, answer
+    if answer:
+        assert answer[0].startswith("507") and "free space" in answer[1]
+
+
+# Runs in pypiserver's own environment (the real bottle parses the uploads, as in the container).
+TWO_UPLOADS = r"""
+import io, sys, types
+sys.path.insert(0, sys.argv[1])
+from components import gunicorn_conf, static_index
+
+SIZE = 1 << 20
+TOTAL = 100 << 30
+MARGIN = max(int(TOTAL * static_index.MARGIN_SHARE), static_index.MARGIN_MIN)
+FREE = MARGIN + SIZE + SIZE // 2  # room for one upload, not for two at once
+
+
+def upload(name):
+    boundary = "pypi-index-test"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\":action\"\r\n\r\nfile_upload\r\n"
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"content\"; filename=\"{name}\"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode() + b"x" * SIZE + f"\r\n--{boundary}--\r\n".encode()
+    return {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_TYPE": f"multipart/form-data; boundary={boundary}",
+        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
+    }
+
+
+answers = []
+
+
+def answer(status, headers):
+    answers.append(status)
+
+
+def pypiserver(environ, start_response):
+    if len(answers) == 0:  # the first upload is being stored when the second one arrives
+        guarded(upload("second_tool-1.0.tar.gz"), answer)
+    start_response("200 OK", [])
+    return [b""]
+
+
+disk = types.SimpleNamespace(f_bavail=FREE // 4096, f_frsize=4096, f_blocks=TOTAL // 4096)
+guarded = gunicorn_conf.guard(pypiserver, static_index, sys.argv[2], statvfs=lambda path: disk)
+guarded(upload("first_tool-1.0.tar.gz"), answer)
+guarded(upload("second_tool-1.0.tar.gz"), answer)  # again, once the first is stored
+print(answers)
+"""
+
+
+def test_two_uploads_at_once_cannot_both_take_the_last_of_the_disk(tmp_path):
+    venv = ensure_venv("v2.4.1")
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", TWO_UPLOADS, str(ROOT), str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    second_during_first, first, second_after = ast.literal_eval(result.stdout.strip())
+    assert second_during_first.startswith("507"), "the second upload would have eaten the margin"
+    assert first.startswith("200") and second_after.startswith("200"), "alone, each fits"
