@@ -177,6 +177,16 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     if settings.hsts:
         lines.append('\theader Strict-Transport-Security "max-age=31536000; includeSubDomains"')
     lines += [
+        # Every upload or removal attempt, refused ones included (a wrong password never reaches
+        # pypiserver's audit): one access-log line each, in the journal. Caddy redacts the
+        # Authorization header in access logs; a refused attempt has no user to name.
+        "\tlog {",
+        "\t\toutput stderr",
+        "\t\tformat json",
+        "\t}",
+        "\t@not_an_upload not method POST",
+        "\tlog_skip @not_an_upload",
+        "",
         "\trequest_body {",
         f"\t\tmax_size {settings.max_upload_mb}MB",
         "\t}",

@@ -4,6 +4,7 @@ arguments, htpasswd file and Caddyfile the program produces, driven by twine, pi
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -128,6 +129,27 @@ def test_upload_refuses_bad_credentials(stack, tmp_path, password):
     result = twine_upload(stack.exports["uploadUrl"], wheel, USER, password, ca=stack.front.ca)
     assert result.returncode != 0 and "401" in result.stdout + result.stderr, result.stdout + result.stderr
     assert not (stack.backend.packages / wheel.name).exists()
+
+
+def _front_log(stack: Stack) -> list[dict]:
+    """The front server's access-log records (JSON lines among its other output)."""
+    lines = (stack.front.root / "caddy.log").read_text().splitlines()
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    return [r for r in records if r.get("logger", "").startswith("http.log.access")]
+
+
+def test_a_refused_upload_is_in_the_front_servers_log_without_its_password(stack, tmp_path):
+    password = "not-the-password-4d1e"
+    wheel = make_wheel(tmp_path, "refused-tool", "1.0")
+    assert upload(f"{stack.front.url}/", wheel, USER, password, ca=stack.front.ca).status == 401
+    wait_until_true(lambda: any(r["status"] == 401 for r in _front_log(stack)), 10)
+    refused = [r for r in _front_log(stack) if r["status"] == 401 and r["request"]["method"] == "POST"]
+    assert refused, "a refused upload leaves a record"
+    record = json.dumps(refused[-1])
+    token = base64.b64encode(f"{USER}:{password}".encode()).decode()
+    assert password not in record and token not in record, "the credentials are never logged"
+    assert {"ts", "status"} <= set(refused[-1]) and refused[-1]["request"]["remote_ip"] == "127.0.0.1"
+    assert all(r["request"]["method"] == "POST" for r in _front_log(stack)), "only uploads and removals"
 
 
 def test_reupload_of_the_same_file_is_refused(stack, uploaded):

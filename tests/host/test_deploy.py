@@ -229,7 +229,10 @@ def test_1_second_apply_changes_nothing(site):
     assert {k: v.inputs for k, v in site.applier.state.items()} == {k: v.inputs for k, v in before.items()}
 
 
-AUDIT_COMMAND = "sudo -n journalctl -u pypiserver -u pypiserver-indexer -g '^audit: ' -o short-iso --no-pager"
+AUDIT_COMMAND = (
+    "sudo -n journalctl -u pypiserver -u pypiserver-indexer -u pypiserver-front -g '^audit: |http.log.access'"
+    " -o short-iso --no-pager"
+)
 
 
 def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
@@ -260,6 +263,14 @@ def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, t
         exports["uploadUrl"], make_wheel(tmp_path, "intruder", "1.0"), "ci", "wrong-password-123", ca=site.ca
     )
     assert refused.returncode != 0 and "401" in refused.stdout + refused.stderr
+    # The refused attempt never reached pypiserver: the front server's access log has it, without the password.
+    front = wait_until(
+        "the refused upload in the front server's log",
+        lambda: [line for line in site.host.ssh(AUDIT_COMMAND).stdout.splitlines() if '"status":401' in line],
+        20,
+        0.5,
+    )
+    assert '"method":"POST"' in front[-1] and "wrong-password-123" not in front[-1]
 
 
 def test_2_only_the_health_check_is_open_and_names_redirect_through_the_published_port(site, wheel):
