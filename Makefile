@@ -1,12 +1,22 @@
 # The verbs people reach for. Stacks: dev (this machine), staging, production (see README).
 # preview/up run the policy pack in policy/ like CI does, with policy/$(STACK).json when it exists.
 .DEFAULT_GOAL := help
-.PHONY: help test lint preview up destroy
+.PHONY: help dev dev-ca test lint preview up destroy
 POLICY = $(if $(wildcard policy/PulumiPolicy.yaml),--policy-pack policy $(if $(wildcard policy/$(STACK).json),--policy-pack-config policy/$(STACK).json))
 NEED_STACK = $(if $(STACK),,$(error STACK is required, e.g. make $@ STACK=staging))
 
+# The dev stack's own backend and passphrase, for these targets only: a later `pulumi` command for
+# staging or production in the same shell inherits neither.
+DEV = PULUMI_BACKEND_URL=file://$(CURDIR)/.pulumi-dev PULUMI_CONFIG_PASSPHRASE=dev PULUMI_SKIP_UPDATE_CHECK=true
+
 help: ## this list
-	@awk -F':.*## ' '/^[a-z]+:.*## /{printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk -F':.*## ' '/^[a-z-]+:.*## /{printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+dev: ## deploy the dev stack onto this machine's Docker engine (https://127.0.0.1:8443)
+	mkdir -p .pulumi-dev
+	$(DEV) pulumi stack select --create dev
+	$(DEV) pulumi up --yes --stack dev
+dev-ca: ## print the dev stack's CA certificate (make dev-ca > pypi-index-ca.pem)
+	@$(DEV) pulumi stack output --stack dev caCertificate
 test: ## the test suite (the README's test command)
 	venv/bin/python -m pytest -ra tests
 lint: ## actionlint (with shellcheck) over .github/workflows
