@@ -20,6 +20,15 @@ from .images import HOST_ENGINES, Images, ensure_images
 from .machine import TestHost
 
 BACKUP_PASSWORD = "restic-repository-password-3c9f1a7e"
+# Fixtures that boot a TestHost: a test that uses one is marked boots_host (the workflow's test job
+# leaves those out on GitHub's cgroup-v2-only runners, and names them).
+HOST_FIXTURES = {"target_host", "engine_host", "booted_hosts", "backup_server"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if HOST_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.boots_host)
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
+
 from components.scripts import SSHD_MAX_STARTUPS, apt_waiting_for_locks, sshd_allows_parallel_dials
 
 from .commands import figure
@@ -92,6 +94,7 @@ def _burst(host, count: int) -> list[str]:
     return failures
 
 
+@pytest.mark.boots_host
 def test_sshd_takes_the_docker_providers_parallel_connections_after_the_bootstrap(host_images):
     with TestHost(host_images, suite="bookworm", load_standins=False) as host:
         before = _burst(host, 48)
