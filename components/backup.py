@@ -20,7 +20,7 @@ import pulumi
 from . import backup_scripts
 from .backup_settings import BackupSettings
 from .scope import Scope
-from .store import Store
+from .store import Store, front_data_volume
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Backup:
 
 
 def volumes_of(scope: Scope) -> dict[str, str]:
-    return {"packages": scope.settings.packages_volume, "front-data": f"{scope.settings.container_name}-front-data"}
+    return {"packages": scope.settings.packages_volume, "front-data": front_data_volume(scope)}
 
 
 def declare_backup(scope: Scope, backup: BackupSettings, store: Store) -> Backup:

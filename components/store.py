@@ -46,6 +46,11 @@ def front_config_volume(scope: Scope) -> str:
     return f"{scope.settings.container_name}-front-config"
 
 
+def front_data_volume(scope: Scope) -> str:
+    """The front server's certificates, internal CA and ACME account (backed up with the packages)."""
+    return f"{scope.settings.container_name}-front-data"
+
+
 def declare_store(scope: Scope, with_auth: bool) -> Store:
     settings = scope.settings
     backend = settings.container_name
@@ -57,7 +62,7 @@ def declare_store(scope: Scope, with_auth: bool) -> Store:
     pages = scope.volume("pages", pages_volume(scope), "pages")
     front_config = scope.volume("front-config", front_config_volume(scope), "front-config")
     # Losing the CA means every client must trust a new one: kept like the packages.
-    front_data = scope.volume("front-data", f"{backend}-front-data", "front-data", **kept)
+    front_data = scope.volume("front-data", front_data_volume(scope), "front-data", **kept)
     auth = scope.volume("auth", settings.auth_volume, "auth") if with_auth else None
     hooks = scope.volume("hooks", hooks_volume(scope), "hooks")
     internal = docker.Network(
