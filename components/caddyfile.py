@@ -147,8 +147,10 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     options = ["\tadmin localhost:2019", f"\tdefault_sni {settings.domain}", "\tskip_install_trust"]
     if settings.tls == "acme" and settings.acme_email:
         options.append(f"\temail {settings.acme_email}")
-    if settings.http_port == 0:
-        options.append("\tauto_https disable_redirects")
+    # Caddy's own HTTP->HTTPS redirect never names a port other than 443 (modules/caddyhttp/autohttps.go,
+    # makeRedirRoute: its https_port is "for internal use only"), while the published HTTPS port may be
+    # any: with httpsPort 8443 it sent clients to port 443. The redirect is the http:// site below.
+    options.append("\tauto_https disable_redirects")
     tls = {
         "internal": "\ttls internal",
         "supplied": f"\ttls {CERT_FILE} {KEY_FILE}",
@@ -293,4 +295,9 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t}",
         "}",
     ]
+    if settings.http_port:
+        # Plain HTTP only redirects, to the URL clients use (its published port), path and query kept.
+        # ACME's HTTP challenges are answered before any site's routes (modules/caddyhttp/server.go,
+        # HandleHTTPChallenge), so this site does not hide them.
+        lines += ["", "http:// {", f"\tredir {settings.public_url}{{uri}} 308", "}"]
     return "\n".join(lines) + "\n"

@@ -38,6 +38,8 @@ class RunningFront:
     caddyfile: Path
     process: subprocess.Popen
     admin_port: int
+    http_port: int
+    """Where the plain-HTTP redirect answers."""
     root: Path
     indexer: Indexer
     """The indexer thread's own object (its upload limit decides when uploads pause)."""
@@ -80,7 +82,7 @@ def running_front(text: str, root: Path, packages: Path, backend_port: int, http
             wait_healthy(url, timeout=30, ca=ca)
         except (TimeoutError, subprocess.TimeoutExpired):
             raise AssertionError(f"caddy did not start:\n{(root / 'caddy.log').read_text()[-3000:]}") from None
-        yield RunningFront(url, ca, config, process, admin_port, root, indexer)
+        yield RunningFront(url, ca, config, process, admin_port, http_port, root, indexer)
     finally:
         process.terminate()
         process.wait(timeout=10)

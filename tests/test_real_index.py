@@ -131,6 +131,32 @@ def test_upload_refuses_bad_credentials(stack, tmp_path, password):
     assert not (stack.backend.packages / wheel.name).exists()
 
 
+def test_plain_http_only_redirects_to_https(stack):
+    for path in ("/simple/", "/packages/x.whl", "/health"):
+        answer = http_get(f"http://127.0.0.1:{stack.front.http_port}{path}", follow_redirects=False)
+        assert answer.status in (301, 308), (path, answer.status)
+        assert answer.headers["Location"] == f"https://127.0.0.1:{stack.https_port}{path}", answer.headers
+
+
+def test_hsts_is_sent_in_production_only(stack, tmp_path):
+    assert "Strict-Transport-Security" not in stack.get("/health").headers, "staging: no HSTS"
+    https_port, backend_port = free_port(), free_port()
+    production = deploy("production", domain="127.0.0.1", httpsPort=str(https_port))
+    caddy_text = reveal(production.named("pypi-caddyfile").inputs["stdin"])
+    with (
+        running_deployed_index(production, tmp_path / "backend", backend_port) as backend,
+        running_front(caddy_text, tmp_path / "front", backend.packages, backend_port, https_port) as front,
+    ):
+        for path, user in (("/health", None), ("/simple/", USER), ("/simple/", None)):
+            answer = http_get(f"{front.url}{path}", user, PASSWORD if user else None, ca=front.ca)
+            hsts = answer.headers.get("Strict-Transport-Security", "")
+            assert hsts.startswith("max-age=31536000") and "includeSubDomains" in hsts, (
+                path,
+                answer.status,
+                answer.headers,
+            )
+
+
 def _front_log(stack: Stack) -> list[dict]:
     """The front server's access-log records (JSON lines among its other output)."""
     lines = (stack.front.root / "caddy.log").read_text().splitlines()
@@ -212,6 +238,17 @@ def test_each_role_may_do_exactly_its_actions(stack, uploaded, tmp_path, role):
     if role == "reader":
         direct = upload(f"{stack.backend.url}/", make_wheel(tmp_path, "reader-direct", "1.0"), user, password)
         assert direct.status in (401, 403), "pypiserver itself refuses a reader's upload"
+
+
+def test_a_changed_password_stops_working_at_once_despite_the_credential_cache(stack):
+    old, new = READER_PASSWORD, "alice-new-password-5c7e2"
+    assert stack.get("/simple/", "alice", old).status == 200  # verified once: now in the front's cache
+    _apply_users(stack, staged(stack.https_port, users={**PASSWORDS, "alice": new}))
+    try:
+        assert stack.get("/simple/", "alice", old).status == 401, "the cached old password still works"
+        assert stack.get("/simple/", "alice", new).status == 200
+    finally:
+        _apply_users(stack, staged(stack.https_port))
 
 
 def _apply_users(stack: Stack, deployment: Deployment) -> None:
