@@ -27,6 +27,19 @@ SCHEDULE_WORDS = ("hourly", "daily", "weekly")
 SCHEDULE = re.compile(r"^[A-Za-z0-9*/:,.~_+ -]{1,64}$")
 SNAPSHOT = re.compile(r"^(latest|[0-9a-f]{8}|[0-9a-f]{64})$")
 KEEP_DEFAULTS = {"hourly": 24, "daily": 14, "weekly": 8, "monthly": 12}
+# The config keys this section reads.
+SFTP_KEYS = ("backupSshKey", "backupSshHostKey")
+KEYS = (
+    "backupRepository",
+    "backupPassword",
+    *SFTP_KEYS,
+    "backupSchedule",
+    *(f"backupKeep{period.capitalize()}" for period in KEEP_DEFAULTS),
+    "backupImageRepository",
+    "backupImageTag",
+    "backupImageDigest",
+    "restoreFrom",
+)
 # RFC 5737 and 3849: what the committed stack files use as placeholders.
 DOCUMENTATION_NETS = tuple(
     ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
