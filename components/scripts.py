@@ -128,6 +128,10 @@ def docker_bootstrap(schedule: str | None = None) -> str:
     major, minor = MIN_ENGINE
     return (
         "set -eu\n"
+        # dockerd lives in /usr/sbin, which the PATH of a non-root SSH session (sshd's default,
+        # /usr/local/bin:/usr/bin:/bin) lacks: without this, an installed engine went unseen, its
+        # version unchecked, and apt asked to install docker.io over it.
+        + 'PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"\n'
         + (calendar_check("backupSchedule", schedule) if schedule else "")
         + apt_waiting_for_locks()
         + rf"""supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble

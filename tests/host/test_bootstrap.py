@@ -10,7 +10,13 @@ import time
 
 import pytest
 
-from components.scripts import SSHD_MAX_STARTUPS, apt_waiting_for_locks, sshd_allows_parallel_dials
+from components.scripts import (
+    SSHD_DROP_IN,
+    SSHD_MAX_STARTUPS,
+    apt_waiting_for_locks,
+    docker_bootstrap,
+    sshd_allows_parallel_dials,
+)
 
 from .commands import figure
 from .machine import TestHost
@@ -105,3 +111,21 @@ def test_sshd_takes_the_docker_providers_parallel_connections_after_the_bootstra
         assert not after, f"{len(after)} of 48 logins dropped after the bootstrap: {after[:3]}"
         again = host.ssh("set -eu\n" + sshd_allows_parallel_dials())
         assert "warning" not in again.stderr, "a second run changes nothing and warns of nothing"
+
+
+OLD_ENGINE = "#!/bin/sh\necho 'Docker version 19.03.15, build 99e3ed8'\n"
+
+
+@pytest.mark.boots_host
+def test_an_engine_older_than_the_floor_is_refused_before_anything_on_the_host_changes(host_images):
+    with TestHost(host_images, suite="bookworm", load_standins=False) as host:
+        assert host.ssh("command -v dockerd", check=False).returncode != 0, "premise: sbin is not on the SSH PATH"
+        host.exec("cat > /usr/local/sbin/dockerd && chmod 0755 /usr/local/sbin/dockerd", stdin=OLD_ENGINE)
+        lists_before = host.exec("ls -l --time-style=+%s /var/lib/apt/lists").stdout
+        refused = host.ssh(docker_bootstrap("daily"), check=False, timeout=300)
+        assert refused.returncode != 0
+        assert "has Docker 19.03.15; pypi-index needs Docker 20.10 (API 1.41) or newer" in refused.stderr, (
+            refused.stderr
+        )
+        assert host.exec("ls -l --time-style=+%s /var/lib/apt/lists").stdout == lists_before, "apt ran"
+        assert host.exec(f"test -e {SSHD_DROP_IN}", check=False).returncode != 0, "sshd was changed"
