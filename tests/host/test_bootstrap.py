@@ -13,8 +13,10 @@ import pytest
 from components.scripts import (
     SSHD_DROP_IN,
     SSHD_MAX_STARTUPS,
+    STACK_MARKER,
     apt_waiting_for_locks,
     docker_bootstrap,
+    host_guard_create,
     sshd_allows_parallel_dials,
 )
 
@@ -129,3 +131,17 @@ def test_an_engine_older_than_the_floor_is_refused_before_anything_on_the_host_c
         )
         assert host.exec("ls -l --time-style=+%s /var/lib/apt/lists").stdout == lists_before, "apt ran"
         assert host.exec(f"test -e {SSHD_DROP_IN}", check=False).returncode != 0, "sshd was changed"
+
+
+@pytest.mark.boots_host
+def test_a_host_that_runs_another_stack_is_refused_and_keeps_its_claim(host_images):
+    with TestHost(host_images, suite="bookworm", load_standins=False) as host:
+        assert "production on" in host.ssh(host_guard_create("production")).stdout
+        refused = host.ssh(host_guard_create("staging"), check=False)
+        assert refused.returncode != 0
+        assert (
+            "already runs the index of stack production" in refused.stderr
+            and "refusing to deploy stack" in refused.stderr
+        )
+        assert host.exec(f"cat {STACK_MARKER}").stdout.strip() == "production", "the claim is unchanged"
+        assert "production on" in host.ssh(host_guard_create("production")).stdout, "its own stack passes again"
