@@ -294,6 +294,26 @@ def test_2_a_backup_runs_verified_and_says_when(site, wheel):
     assert "snapshot" in journal and "no errors were found" in journal, journal[-2000:]
     secrets = site.host.ssh("sudo -n stat -c '%a %U' /etc/pypi-index/backup /etc/pypi-index/backup/password").stdout
     assert secrets.split() == ["700", "root", "600", "root"], secrets
+    # A run that fails (here: a wrong repository password) fails its unit, says so, and leaves the
+    # record of the last good run as it was.
+    record = site.host.ssh("sudo -n cat /var/lib/pypi-index/backup-status").stdout
+    password = "/etc/pypi-index/backup/password"
+    site.host.ssh(
+        f"sudo -n cp -p {password} {password}.kept && echo wrong-password-for-the-test | sudo -n tee {password} >/dev/null"
+    )
+    try:
+        failed = site.host.ssh("sudo -n systemctl start pypiserver-backup.service", check=False, timeout=600)
+        assert failed.returncode != 0, "a failed backup run must fail its unit"
+        assert site.host.ssh("systemctl is-failed pypiserver-backup.service", check=False).stdout.strip() == "failed"
+        assert site.host.ssh("sudo -n cat /var/lib/pypi-index/backup-status").stdout == record, (
+            "the last good record stays"
+        )
+        journal = site.host.ssh("sudo -n journalctl -u pypiserver-backup.service -n 20 --no-pager").stdout
+        assert "backup failed; the last good one is still" in journal, journal[-2000:]
+    finally:
+        site.host.ssh(
+            f"sudo -n mv -f {password}.kept {password} && sudo -n systemctl reset-failed pypiserver-backup.service"
+        )
 
 
 def package_files(site: Site) -> list[str]:

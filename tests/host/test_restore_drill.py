@@ -110,6 +110,14 @@ def test_restore_drill(host_images: Images, backup_server: BackupServer, tmp_pat
         assert identical == len(wheels)
         assert pem_text(applier_c.outputs("pypi-ca")["stdout"]) == ca.read_text(), "clients keep trusting the same CA"
 
+        # The restored store is pypiserver's to write (ownership restored with it): a new upload lands.
+        after = make_wheel(tmp_path / "dist", "after-restore", "1.0")
+        uploaded = twine_upload(f"{url_c}/", after, "ci", USERS["ci"], ca=ca)
+        assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+        wait_until(
+            "the upload after the restore to install", lambda: installable(url_c, ca, tmp_path, "after-restore"), 60, 1
+        )
+
         # A second restore into the store that now holds data is refused, and changes nothing.
         with pytest.raises(ApplyError, match=r"refusing to restore into pypiserver-packages: it already holds data"):
             applier_c.up(run_program("production", {**stack_c, "restoreFrom": "0123abcd"}))
