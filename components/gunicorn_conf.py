@@ -98,7 +98,7 @@ def refusal(rules: types.ModuleType, filename: str, pypiserver_reads: tuple[str,
 def disk_refusal(rules: types.ModuleType, free: int, total: int, in_flight: int, size: int):
     """(status, message) when storing `size` more bytes, besides the `in_flight` bytes of accepted
     uploads still being written, would leave less than the margin free; None otherwise."""
-    margin = max(int(total * rules.MARGIN_SHARE), rules.MARGIN_MIN)
+    margin = rules.margin(total)
     if free - in_flight - size >= margin:
         return None
     gib = 1 << 30
@@ -114,9 +114,10 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
 
     The bytes of accepted uploads are counted until pypiserver has answered: one gunicorn worker with
     gevent runs one request at a time between yields, so the check and the count cannot interleave."""
-    in_flight = [0]
     from pypiserver.bottle_wrapper.bottle import BaseRequest  # type: ignore[import-not-found]
     from pypiserver.pkg_helpers import guess_pkgname_and_version  # type: ignore[import-not-found]
+
+    in_flight = [0]
 
     def guarded(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":

@@ -111,9 +111,14 @@ def closed_files(closed: set[str], events: list[tuple[int, str]]) -> set[str]:
     return closed
 
 
+def margin(total: int) -> int:
+    """The free space an accepted upload must leave on a filesystem of `total` bytes."""
+    return max(int(total * MARGIN_SHARE), MARGIN_MIN)
+
+
 def disk_report(free: int, total: int, upload_limit: int) -> tuple[bool, str]:
     """(paused, the reason): pure, so the rule is tested without filling a disk."""
-    needed = upload_limit + max(int(total * MARGIN_SHARE), MARGIN_MIN)
+    needed = upload_limit + margin(total)
     gib = 1 << 30
     text = f"{free / gib:.1f} GiB free of {total / gib:.1f} GiB; uploads need {needed / gib:.1f} GiB free"
     return free < needed, text

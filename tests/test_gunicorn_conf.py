@@ -106,7 +106,7 @@ from components import gunicorn_conf, static_index
 
 SIZE = 1 << 20
 TOTAL = 100 << 30
-MARGIN = max(int(TOTAL * static_index.MARGIN_SHARE), static_index.MARGIN_MIN)
+MARGIN = static_index.margin(TOTAL)
 FREE = MARGIN + SIZE + SIZE // 2  # room for one upload, not for two at once
 
 
