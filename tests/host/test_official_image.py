@@ -14,6 +14,7 @@ test_needs_rx_on_data).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -40,17 +41,35 @@ DOCKER_SOCKET = Path("/var/run/docker.sock")
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
-def _venv(version: str) -> Path:
-    venv = cache_dir().parent / f"official-image-tests-{version}-venv"
-    pins = "\n".join([f"pypiserver=={version}", *TEST_TOOLS]) + "\n"
-    marker = venv / "pins.txt"
-    if not (marker.exists() and marker.read_text() == pins):
-        shutil.rmtree(venv, ignore_errors=True)
-        run([SYSTEM_PYTHON, "-m", "venv", str(venv)])
-        run([str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", *pins.split()], timeout=900)
-        marker.write_text(pins)
-    # test_install pip-installs a fixture package into the interpreter running the tests.
-    _give(venv)
+def _wheelhouse(version: str) -> Path:
+    """The official tests' tools as wheels, downloaded once into the cache (by this process)."""
+    pins = [f"pypiserver=={version}", *TEST_TOOLS]
+    key = hashlib.sha256("\n".join(pins).encode()).hexdigest()[:16]
+    folder = cache_dir() / "official-image-tests" / f"{version}-{key}"
+    done = folder / ".complete"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        run(
+            [SYSTEM_PYTHON, "-m", "pip", "download", "-q", "--disable-pip-version-check", "--dest", str(folder), *pins],
+            timeout=900,
+        )
+        (folder / "pins.txt").write_text("\n".join(pins) + "\n")
+        done.touch()
+    return folder
+
+
+def _venv(version: str, work: Path) -> Path:
+    """A virtualenv of the system Python in `work`, installed offline from the wheelhouse. It lives in
+    the test's own folder, not in the checkout, whose parents TEST_UID may not be able to enter."""
+    wheels = _wheelhouse(version)
+    venv = work / "venv"
+    run([SYSTEM_PYTHON, "-m", "venv", str(venv)])
+    run(
+        [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "--no-index",
+         "--find-links", str(wheels), "--requirement", str(wheels / "pins.txt")],
+        timeout=900,
+    )  # fmt: skip
     return venv
 
 
@@ -65,7 +84,7 @@ def _as_test_user(command: list[str]) -> list[str]:
     return ["setpriv", f"--reuid={TEST_UID}", f"--regid={TEST_UID}", f"--groups={group}", "--", *command]
 
 
-def _environment(venv: Path, home: Path, dockerfile: Path) -> dict[str, str]:
+def _environment(venv: Path, home: Path, dockerfile: Path, plugins: Path) -> dict[str, str]:
     """The official tests call `python`, `pip`, `make` and `docker` from PATH: the venv's first.
     This machine's pip settings (find-links, certificates) are left out: pip talks to the container."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))}
@@ -74,7 +93,7 @@ def _environment(venv: Path, home: Path, dockerfile: Path) -> dict[str, str]:
         HOME=str(home),
         DOCKER_BUILDKIT="0",  # the classic builder works with every engine here (buildx may be absent)
         PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",  # twine without a desktop keyring
-        PYTHONPATH=str(Path(__file__).parent),  # official_image_plugin
+        PYTHONPATH=str(plugins),  # official_image_plugin
         **{DOCKERFILE_VARIABLE: str(dockerfile)},
     )
     return env
@@ -105,7 +124,9 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
     dockerfile = tmp_path / "stand-in.Dockerfile"
     dockerfile.write_text(f"FROM {host_images.pypiserver}\n")
     (tmp_path / "home").mkdir()
-    venv = _venv(version)
+    venv = _venv(version, tmp_path)
+    # The plugin too: TEST_UID reads it from the test's folder, like everything else it runs.
+    shutil.copy(Path(__file__).with_name("official_image_plugin.py"), tmp_path / "official_image_plugin.py")
     _give(tmp_path)
     junit = tmp_path / "junit.xml"
     command = [
@@ -114,7 +135,7 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
     ]  # fmt: skip
     try:
         proc = subprocess.run(
-            _as_test_user(command), cwd=tree, env=_environment(venv, tmp_path / "home", dockerfile),
+            _as_test_user(command), cwd=tree, env=_environment(venv, tmp_path / "home", dockerfile, tmp_path),
             capture_output=True, text=True, timeout=1800,
         )  # fmt: skip
     finally:
