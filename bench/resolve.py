@@ -59,6 +59,7 @@ import bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 from bench.resolve_store import FULL, QUICK, TOP, ResolveStore, Spec, ensure_store
 from bench.store import cache_root
 from bench.traffic import CountingProxy, Request, Traffic, log_requests, wheel_gets
+from components.caddyfile import ACCESS_LOG_ONLY_UPLOADS, ACCESS_LOG_OUTPUT
 
 if TYPE_CHECKING:
     from recorded import Deployment
@@ -131,16 +132,11 @@ def result_line(client: str, server: str, runs: Sequence[Run]) -> str:
 
 
 def with_access_log(caddyfile: str, path: Path) -> str:
-    """The Caddyfile with a JSON access log added to its (first) site: the only change the bench makes."""
-    lines = caddyfile.split("\n")
-    options_end = lines.index("}")
-    site = next(
-        i
-        for i in range(options_end + 1, len(lines))
-        if lines[i].endswith(" {") and not lines[i].startswith(("\t", " ", "#"))
-    )
-    lines[site + 1 : site + 1] = ["\tlog {", f"\t\toutput file {path}", "\t\tformat json", "\t}"]
-    return "\n".join(lines)
+    """The program's Caddyfile with its access log (uploads only, to the journal) widened to every
+    request and written to `path`: the only change the bench makes."""
+    assert caddyfile.count(ACCESS_LOG_OUTPUT + "\n") == 1, "the program's access log is not where the bench expects it"
+    text = caddyfile.replace(ACCESS_LOG_OUTPUT + "\n", f"\t\toutput file {path}\n")
+    return "\n".join(line for line in text.split("\n") if line not in ACCESS_LOG_ONLY_UPLOADS)
 
 
 def static_caddyfile(port: int, tree: Path, access_log: Path, data: Path) -> str:

@@ -51,6 +51,10 @@ BACKEND_WAIT = "30s"
 # cleaned, case kept). `handle /health` would also open /HEALTH, //health and /x/../health, which
 # Caddy would then pass to pypiserver unchecked.
 HEALTH_MATCH = f"expression {{http.request.uri.path}} == '{HEALTH_PATH}' && {{http.request.method}} in ['GET', 'HEAD']"
+# The access log: the journal (the container's stderr), and only uploads and removals (the benchmark
+# widens it to every request, bench/resolve.py).
+ACCESS_LOG_OUTPUT = "\t\toutput stderr"
+ACCESS_LOG_ONLY_UPLOADS = ("\t@not_an_upload not method POST", "\tlog_skip @not_an_upload")
 # PEP 503 names: runs of -, _ and . are one -, and letters are lower case. A name of those characters
 # spelled any other way is redirected to its normal form (pypiserver _app.py, `simple`).
 # Matched on the path as sent (an expression), so the redirect is computed from exactly what it matched.
@@ -183,11 +187,10 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         # pypiserver's audit): one access-log line each, in the journal. Caddy redacts the
         # Authorization header in access logs; a refused attempt has no user to name.
         "\tlog {",
-        "\t\toutput stderr",
+        ACCESS_LOG_OUTPUT,
         "\t\tformat json",
         "\t}",
-        "\t@not_an_upload not method POST",
-        "\tlog_skip @not_an_upload",
+        *ACCESS_LOG_ONLY_UPLOADS,
         "",
         "\trequest_body {",
         f"\t\tmax_size {settings.max_upload_mb}MB",
