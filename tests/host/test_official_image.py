@@ -3,7 +3,8 @@
 The tests are `docker/test_docker.py` from the sdist of the release the stand-in stands for, run
 whole, in the sdist's own tree (their fixtures build packages with its Makefile), by pytest in a
 virtualenv of their own. One thing differs (official_image_plugin.py): their `image` fixture builds
-`FROM` the stand-in instead of from the upstream Dockerfile, which needs Docker Hub and GitHub.
+`FROM` the stand-in (plus a label that marks this run's containers) instead of from the upstream
+Dockerfile, which needs Docker Hub and GitHub.
 A stand-in that does not pass them is not a stand-in: every official test must run and pass here.
 
 They run as an unprivileged user, as upstream's CI runs them: their permission tests start the image
@@ -122,7 +123,11 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
     version = PYPISERVER_VERSIONS[tag]
     tree = pypiserver_release.copy_tree(version, tmp_path / "sdist")
     dockerfile = tmp_path / "stand-in.Dockerfile"
-    dockerfile.write_text(f"FROM {host_images.pypiserver}\n")
+    # The label marks every container the official tests start (containers inherit their image's
+    # labels), so the clean-up below touches those and nothing else: the stand-in's own image ID would
+    # also match an index this machine runs from it.
+    run_label = f"pypi-index.official-image-tests={tmp_path.name}"
+    dockerfile.write_text(f"FROM {host_images.pypiserver}\nLABEL {run_label}\n")
     (tmp_path / "home").mkdir()
     venv = _venv(version, tmp_path)
     # The plugin too: TEST_UID reads it from the test's folder, like everything else it runs.
@@ -133,6 +138,10 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
         str(venv / "bin" / "python"), "-m", "pytest", "-p", "official_image_plugin", "-p", "no:cacheprovider",
         f"--junitxml={junit}", "-o", "junit_family=xunit1", "-q", "docker/test_docker.py",
     ]  # fmt: skip
+    # An index this machine runs from the same image must outlive the run and its clean-up.
+    bystander = f"pypi-index-bystander-{tmp_path.name}"
+    run(["docker", "run", "-d", "--name", bystander, "--network", "none", host_images.pypiserver,
+         "run", "--passwords", ".", "--authenticate", "."])  # fmt: skip
     try:
         proc = subprocess.run(
             _as_test_user(command), cwd=tree, env=_environment(venv, tmp_path / "home", dockerfile, tmp_path),
@@ -141,9 +150,12 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
     finally:
         # Their containers are `--rm`, but a test that hangs (a server that should have refused to
         # start) leaves one running.
-        left = run(["docker", "ps", "-aq", "--filter", "ancestor=pypiserver:test"]).stdout.split()
+        left = run(["docker", "ps", "-aq", "--filter", f"label={run_label}"]).stdout.split()
         if left:
             run(["docker", "rm", "-f", *left], check=False)
+        survived = run(["docker", "inspect", "--format", "{{.State.Running}}", bystander], check=False).stdout.strip()
+        run(["docker", "rm", "-f", bystander], check=False)
+    assert survived == "true", "the run or its clean-up stopped a container it did not start"
     outcomes = _results(junit) if junit.exists() else {}
     passed = sum(1 for outcome in outcomes.values() if outcome == "passed")
     figure(f"IMAGE pypiserver {tag} official tests {passed}/{len(outcomes)}, not runnable {len(NOT_RUNNABLE)}")
