@@ -154,7 +154,7 @@ def _run_official_tests(host_images: Images, tmp_path: Path) -> None:
         if left:
             run(["docker", "rm", "-f", *left], check=False)
         survived = run(["docker", "inspect", "--format", "{{.State.Running}}", bystander], check=False).stdout.strip()
-        run(["docker", "rm", "-f", bystander], check=False)
+        run(["docker", "rm", "-f", "-v", bystander], check=False)
     assert survived == "true", "the run or its clean-up stopped a container it did not start"
     outcomes = _results(junit) if junit.exists() else {}
     passed = sum(1 for outcome in outcomes.values() if outcome == "passed")
