@@ -373,16 +373,24 @@ def test_pip_resolves_from_the_metadata_without_downloading_the_wheel(stack, upl
     wait_listed(stack, "team-tool", uploaded.name)
     stored = stack.backend.packages / uploaded.name
     original, stat = stored.read_bytes(), stored.stat()
+
+    def swap_in(content: bytes) -> None:
+        # Written aside with the original's time, then renamed in: the indexer, which reacts to a
+        # rename at once, finds the size and time it knows. (Written in place, it could read the
+        # file before its time is set back, and list the garbage.)
+        staged = stored.with_name(".swap")
+        staged.write_bytes(content)
+        os.utime(staged, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.replace(staged, stored)
+
     try:
-        stored.write_bytes(os.urandom(len(original)))
-        os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        swap_in(os.urandom(len(original)))
         result = pip_report(stack, tmp_path, "team-tool")
         assert result.returncode == 0, result.stdout + result.stderr
         report = json.loads((tmp_path / "report.json").read_text())
         assert [item["metadata"]["version"] for item in report["install"]] == ["1.0.0"]
     finally:
-        stored.write_bytes(original)
-        os.utime(stored, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        swap_in(original)
 
 
 def test_requires_python_is_advertised_and_honoured_before_any_download(stack, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 from index_client import http_get, make_wheel, twine_upload, wait_healthy
 from recorded import ROOT
 
-from .test_deploy import USERS, host_state, production_config
+from .test_deploy import USERS, host_state, leave_empty, production_config
 
 pytestmark = pytest.mark.skipif(
     shutil.which("pulumi") is None,
@@ -84,5 +84,4 @@ def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_
     state = host_state(target_host)
     assert "pypiserver" not in state["containers"] and not state["units"]
     assert "pypiserver-packages" in state["volumes"]
-    # Leave the shared host as the other modules expect it: empty.
-    target_host.ssh("docker volume rm pypiserver-packages pypiserver-front-data", check=False)
+    leave_empty(target_host)  # the shared host, as the other modules expect it

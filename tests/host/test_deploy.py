@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from components.front import pem_text
+from components.scripts import STACK_MARKER
 from components.static_index import project_of
 from components.supervision import disk_line
 from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
@@ -144,14 +145,20 @@ def site(engine_host: TestHost, backup_server) -> Iterator[Site]:
         target_host, applier, production_config(target_host, backup_server.config(f"deploy-{target_host.suite}"))
     )
     yield site
-    # Leave the shared host clean for other modules: everything, the retained volume included.
     applier.state.clear()
-    target_host.ssh(
+    leave_empty(target_host)
+
+
+def leave_empty(host: TestHost) -> None:
+    """Leave a shared host as the next module expects it (host_state all empty): the units, containers,
+    volumes (the retained ones and the backup cache included), networks and the stack's claim."""
+    host.ssh(
         "for u in pypiserver pypiserver-front pypiserver-indexer; do sudo -n systemctl disable --now $u.service; "
         "sudo -n rm -f /etc/systemd/system/$u.service; done; "
         "docker rm -f pypiserver pypiserver-front pypiserver-indexer; "
         "docker volume rm pypiserver-packages pypiserver-auth pypiserver-pages pypiserver-front-config "
-        "pypiserver-front-data pypiserver-backup-cache; docker network rm pypiserver-internal pypiserver-public",
+        "pypiserver-front-data pypiserver-backup-cache; docker network rm pypiserver-internal pypiserver-public; "
+        f"sudo -n rm -f {STACK_MARKER}",
         check=False,
     )
 
