@@ -366,8 +366,10 @@ class Indexer:
                 os.remove(self.reading_file)
         elif entry.name.endswith(".whl"):
             _write(self.reading_file, entry.name)
-            metadata = wheel_metadata(entry.path)
-            os.remove(self.reading_file)
+            try:
+                metadata = wheel_metadata(entry.path)
+            finally:
+                os.remove(self.reading_file)  # the record is for a kill during the read, not an error
         if metadata is not None:
             _write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
             info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
@@ -391,12 +393,18 @@ class Indexer:
                 project = project_of(entry.name)
                 if project is None or not entry.is_file():
                     continue
-                if now - entry.stat().st_mtime < SETTLE_SECONDS:
-                    young.add(entry.name)
-                    if entry.name not in self.closed:
-                        self.unsettled = True
-                        continue
-                seen[entry.name] = self._describe(entry)
+                try:
+                    if now - entry.stat().st_mtime < SETTLE_SECONDS:
+                        young.add(entry.name)
+                        if entry.name not in self.closed:
+                            self.unsettled = True
+                            continue
+                    seen[entry.name] = self._describe(entry)
+                except FileNotFoundError:
+                    # Removed between the listing and now (pypiserver's API, a hand): not listed, and
+                    # the next scan, soon, sees the folder as it is.
+                    self.unsettled = True
+                    continue
                 reason = yanked.get(project, {}).get(canonical_version(version_of(entry.name) or ""))
                 found.setdefault(project, {})[entry.name] = {**seen[entry.name], "yanked": reason}
         written = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -413,3 +414,30 @@ def test_the_indexer_stops_at_once_and_cleanly_when_docker_asks(tmp_path):
     assert "indexer: stopped" in (process.stdout.read() if process.stdout else "")
     leftovers = [p.name for p in output.rglob("*") if p.name.endswith(".tmp") or p.name == ".reading"]
     assert not leftovers, leftovers
+
+
+def test_a_file_removed_while_the_folder_is_read_is_skipped_not_fatal(tmp_path, monkeypatch):
+    """pypiserver's removal API (or a hand) can remove a file between the indexer's listing of the
+    folder and its look at the file: the scan must go on, and the next one see the folder as it is."""
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    make_wheel(packages, "kept-tool", "1.0")
+    gone = make_wheel(packages, "gone-tool", "1.0")
+    (packages / "gone_sdist-1.0.tar.gz").write_bytes(b"sdist")
+    indexer = Indexer(str(packages), str(output))
+    listing = os.scandir
+
+    def listing_then_removal(path):
+        entries = list(listing(path))
+        gone.unlink()
+        (packages / "gone_sdist-1.0.tar.gz").unlink()
+        return contextlib.nullcontext(entries)
+
+    monkeypatch.setattr(static_index.os, "scandir", listing_then_removal)
+    indexer.scan()
+    monkeypatch.undo()
+    indexer.scan()
+    fresh = tmp_path / "fresh"
+    Indexer(str(packages), str(fresh)).scan()
+    assert _tree(output) == _tree(fresh)
+    assert not (output / ".reading").exists()
