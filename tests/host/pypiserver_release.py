@@ -63,9 +63,26 @@ def sdist_tree(version: str) -> Path:
         return tree
     shutil.rmtree(tree, ignore_errors=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(archive.parent, filter="data")
+        _extract(tar, archive.parent)
     done.touch()
     return tree
+
+
+def _extract(tar: tarfile.TarFile, destination: Path) -> None:
+    """Unpack with the standard library's "data" filter, or its essentials where Python lacks it.
+
+    Extraction filters came in 3.11.4; Debian 12's python3 is 3.11.2 (seen: `extractall() got an
+    unexpected keyword argument 'filter'`). An sdist holds only files and folders under one top folder,
+    so anything else (a link, a device, an absolute or `..` path) is refused rather than unpacked.
+    """
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(destination, filter="data")
+        return
+    for member in tar.getmembers():
+        parts = Path(member.name).parts
+        if member.name.startswith("/") or ".." in parts or not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"the sdist: refusing to unpack {member.name!r} (only plain files and folders)")
+    tar.extractall(destination)  # noqa: S202 -- every member checked above
 
 
 def docker_file(version: str, relative: str) -> Path:
