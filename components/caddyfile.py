@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
+from .in_container.static_index import METADATA_DIR, PAUSED_FLAG
 from .server_args import HEALTH_PATH, PORT
 from .settings import Settings
-from .static_index import METADATA_DIR, PAUSED_FLAG
 
 CONFIG_DIR = "/etc/caddy"
 CADDYFILE = f"{CONFIG_DIR}/Caddyfile"

@@ -1,19 +1,20 @@
 """The indexer: a container of the pypiserver image that keeps static PEP 503 pages for the store.
 
-Its program is components/static_index.py (standard library only); it reads the package volume and
-writes the pages volume, which the front server serves as files.
+Its program is components/in_container/static_index.py (standard library only), delivered into the
+hooks volume with gunicorn's configuration (program_files); it reads the package volume and writes the
+pages volume, which the front server serves as files.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_docker as docker
 
-from . import scripts, static_index
+from . import program_files, scripts, server_args
+from .in_container import static_index
 from .scope import Scope
 from .settings import Settings
 from .store import Store, pages_volume
@@ -62,8 +63,7 @@ def declare_indexer(
         image=image.image_id,
         entrypoints=[
             "python3",
-            "-c",
-            inspect.getsource(static_index),
+            program_files.indexer_program(),
             STORE_DIR,
             INDEX_DIR,
             # The largest upload the front server lets through, in bytes (Caddy's MB): uploads pause
@@ -76,5 +76,8 @@ def declare_indexer(
         mounts=[
             docker.ContainerMountArgs(type="volume", source=store.packages.name, target=STORE_DIR, read_only=True),
             docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR),
+            docker.ContainerMountArgs(
+                type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True
+            ),
         ],
     )

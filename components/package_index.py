@@ -5,7 +5,7 @@ Three containers from two images, each part in a module of its own:
 - pypiserver.py: uploads and the rare dynamic page; on an internal network only, never published;
 - front.py: the front server (Caddy), the only published ports: TLS, cached authentication, package
   files straight from the volume (read-only) and the indexer's static pages;
-- indexer.py: the pypiserver image running components/static_index.py, which writes PEP 503 pages;
+- indexer.py: the pypiserver image running components/in_container/static_index.py, which writes PEP 503 pages;
 - supervision.py: systemd units (remote hosts) and the health gate every deploy must pass;
 - backup.py: encrypted restic snapshots off the host on a timer, and a restore into an empty store.
 """
@@ -27,11 +27,11 @@ from .client_config import (
 )
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
+from .in_container.static_index import DISK_REPORT
 from .indexer import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
 from .pypiserver import declare_pypiserver
 from .scope import Scope
 from .settings import Settings
-from .static_index import DISK_REPORT
 from .store import declare_store
 from .supervision import declare_health_gate, declare_units, disk_line
 
@@ -71,7 +71,7 @@ class PackageIndex(pulumi.ComponentResource):
         restored = backup.ready if backup else []
         image = scope.image("image", settings.image_ref)
         backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
-        indexer = declare_indexer(scope, image, store, after=[*restored, backend.canary])
+        indexer = declare_indexer(scope, image, store, after=[*restored, backend.programs, backend.canary])
         declare_yanked(scope, image, store, after=[backend.canary])
         front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
 

@@ -6,7 +6,6 @@ else. It checks passwords itself too (from the htpasswd file in the auth volume)
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from . import gunicorn_conf, scripts, server_args, static_index
+from . import program_files, scripts, server_args
 from .scope import Scope
 from .store import Store, hooks_volume
 
@@ -35,6 +34,8 @@ class Pypiserver:
     container: docker.Container
     canary: pulumi.Resource
     """The new image and arguments, tried beside the running index: whatever runs the image waits for it."""
+    programs: pulumi.Resource
+    """The programs delivered into the hooks volume (program_files): the indexer runs one of them."""
 
 
 def declare_pypiserver(
@@ -49,20 +50,8 @@ def declare_pypiserver(
         docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR),
         docker.ContainerMountArgs(type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True),
     ]
-    prepared: list[pulumi.Resource] = [
-        scope.step(
-            "gunicorn-config",
-            scripts.write_volume_file(
-                hooks_volume(scope),
-                server_args.HOOKS_DIR,
-                server_args.GUNICORN_CONFIG.rsplit("/", 1)[1],
-                settings.image_ref,
-                server_args.PYPISERVER_UID,
-            ),
-            depends_on=[image, store.hooks],
-            stdin=render_gunicorn_config(),
-        )
-    ]
+    programs = declare_programs(scope, image, store)
+    prepared: list[pulumi.Resource] = [programs]
     if htpasswd is not None:
         assert store.auth is not None, "an htpasswd file needs the auth volume"
         prepared.append(
@@ -88,7 +77,7 @@ def declare_pypiserver(
     # Before the provider deletes the running container (it always deletes first), the replacement is
     # tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while
     # the running index keeps serving downloads and uploads. It never sees the store (scripts.canary).
-    command, env = server_args.run_args(settings), server_args.run_env(settings)
+    command, env = server_args.run_args(settings), server_args.run_env(settings, program_files.gunicorn_config())
     canary = scope.step(
         "canary",
         scripts.canary(
@@ -120,13 +109,25 @@ def declare_pypiserver(
         ),
         depends_on=[*prepared, *after, canary],
     )
-    return Pypiserver(image, container, canary)
+    return Pypiserver(image, container, canary, programs)
 
 
-def render_gunicorn_config() -> str:
-    """gunicorn_conf's text, with the indexer's naming rules appended as INDEX_RULES (the container
-    has no copy of the program: the guard and the pages must read file names alike)."""
-    return inspect.getsource(gunicorn_conf) + f"\n\nINDEX_RULES = {inspect.getsource(static_index)!r}\n"
+def declare_programs(scope: Scope, image: docker.RemoteImage, store: Store) -> pulumi.Resource:
+    """The programs that run in the containers (gunicorn's configuration, the indexer), into the hooks
+    volume as one folder named by their hash (program_files). The step keeps its first name: it
+    delivered gunicorn's configuration alone before, and a new name would be a new resource."""
+    return scope.step(
+        "gunicorn-config",
+        scripts.write_volume_folder(
+            hooks_volume(scope),
+            server_args.HOOKS_DIR,
+            program_files.digest(),
+            scope.settings.image_ref,
+            program_files.KEEP,
+        ),
+        depends_on=[image, store.hooks],
+        stdin=program_files.archive(),
+    )
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ PACKAGES_DIR = "/data/packages"
 # (unlike a single-file bind) lets a rename-into-place reach the running container.
 AUTH_DIR = "/data/auth"
 HTPASSWD = f"{AUTH_DIR}/.htpasswd"
-# gunicorn's configuration (components/gunicorn_conf.py: the image's settings and the upload audit),
-# in a volume of its own at a path the image does not have; GUNICORN_CMD_ARGS names it.
+# The programs that run in the containers (components/program_files.py: gunicorn's configuration with
+# the upload guard and audit, the indexer), in a volume of its own at a path the image does not have.
 HOOKS_DIR = "/data/hooks"
-GUNICORN_CONFIG = f"{HOOKS_DIR}/gunicorn.conf.py"
 # The uid/gid the official image runs pypiserver as (its entrypoint drops to it).
 PYPISERVER_UID = 9898
 HEALTH_PATH = "/health"
@@ -43,6 +42,7 @@ def run_args(settings: Settings) -> list[str]:
     return args
 
 
-def run_env(settings: Settings) -> list[str]:
-    """The container's environment: gunicorn reads our configuration (only gunicorn has the audit hook)."""
-    return [f"GUNICORN_CMD_ARGS=--config {GUNICORN_CONFIG}"] if settings.server == "gunicorn" else []
+def run_env(settings: Settings, gunicorn_config: str) -> list[str]:
+    """The container's environment: gunicorn reads our configuration, the file at `gunicorn_config`
+    (only gunicorn has the upload guard and audit)."""
+    return [f"GUNICORN_CMD_ARGS=--config {gunicorn_config}"] if settings.server == "gunicorn" else []

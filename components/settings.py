@@ -515,7 +515,7 @@ def parse(
         raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
     server = _choice(values, "server", "gunicorn", SERVERS)
     if production and server != "gunicorn":
-        # The upload guard and the upload audit are gunicorn hooks (components/gunicorn_conf.py).
+        # The upload guard and the upload audit are gunicorn hooks (components/in_container/gunicorn_conf.py).
         raise ConfigError("server", _show(server), "production runs gunicorn: the upload guard and audit need it")
     protect_packages = _bool(values, "protectPackages", True)
     if production and not protect_packages:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components import caddyfile
-from components.static_index import Indexer
+from components.in_container.static_index import Indexer
 from host.machine import free_port
 from index_client import BIN, wait_healthy
 

@@ -7,10 +7,13 @@ cannot share one with the program's libpass + bcrypt 5, and the hashes must veri
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,10 +90,11 @@ def running_index(
     version: str,
     port: int,
     env: Sequence[str] = (),
-    gunicorn_config: str | None = None,
+    programs: str | None = None,
 ) -> Iterator[RunningIndex]:
     """pypiserver as the container runs it: `args`, `env` (the container's envs) and, where `env`
-    names it, the program's gunicorn configuration `gunicorn_config`, with paths mapped here."""
+    names it, the program's gunicorn configuration from `programs` (the archive the deployment
+    delivers into the hooks volume: program_files.archive()), with paths mapped here."""
     venv = ensure_venv(version)
     packages = workdir / "packages"
     packages.mkdir(parents=True, exist_ok=True)
@@ -107,12 +111,13 @@ def running_index(
     environment = dict(os.environ)
     for variable in env:
         key, value = variable.split("=", 1)
-        if server_args.GUNICORN_CONFIG in value:
-            assert gunicorn_config is not None, f"{variable} names a configuration: pass its text"
-            hooks.mkdir(exist_ok=True)
-            local = gunicorn_config.replace(f'"{server_args.PACKAGES_DIR}"', repr(str(packages)))
-            (hooks / "gunicorn.conf.py").write_text(local)
-            value = value.replace(server_args.GUNICORN_CONFIG, str(hooks / "gunicorn.conf.py"))
+        if server_args.HOOKS_DIR in value:
+            assert programs is not None, f"{variable} names a delivered program: pass the archive"
+            value = value.replace(server_args.HOOKS_DIR, str(hooks))
+            config = Path(value.split("--config ", 1)[1].split()[0])
+            unpack_programs(programs, config.parent)
+            local = config.read_text().replace(f'"{server_args.PACKAGES_DIR}"', repr(str(packages)))
+            config.write_text(local)
         environment[key] = value
     log = workdir / "pypiserver.log"
     command = [str(venv / "bin" / "pypi-server"), *localize(args, packages, htpasswd, port)]
@@ -142,6 +147,17 @@ def running_deployed_index(deployment: Deployment, workdir: Path, port: int) -> 
         deployment.named("pypi-image").plain["name"].split(":")[1],
         port,
         env=container.get("envs") or [],
-        gunicorn_config=reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]),
+        programs=reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]),
     ) as index:
         yield index
+
+
+def unpack_programs(archive: str, folder: Path) -> None:
+    """The files the deployment delivers (a base64 tar archive) into `folder`, as the host unpacks them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(base64.decodebytes(archive.encode("ascii")))) as tar:
+        for member in tar.getmembers():
+            assert member.isfile() and "/" not in member.name, f"a delivered program is one plain file: {member.name}"
+            data = tar.extractfile(member)
+            assert data is not None
+            (folder / member.name).write_bytes(data.read())

@@ -21,7 +21,16 @@ from recorded import ROOT
         (["mypy", "policy"], "policy"),
         # What runs inside the pypiserver image runs on ITS Python: the official image is built on
         # python:3.10, our stand-in on Debian's 3.11 (tests/host/files/pypiserver/Dockerfile).
-        (["mypy", "--python-version", "3.10", "components/static_index.py", "components/gunicorn_conf.py"], None),
+        (
+            [
+                "mypy",
+                "--python-version",
+                "3.10",
+                "components/in_container/static_index.py",
+                "components/in_container/gunicorn_conf.py",
+            ],
+            None,
+        ),
     ],
     ids=["ruff-check", "ruff-format", "mypy", "mypy-policy", "mypy-image-python"],
 )

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import ast
 import base64
-import inspect
+import importlib.util
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from components import static_index
-from components.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
-from components.pypiserver import render_gunicorn_config
-from real_pypiserver import ensure_venv
+from components import program_files
+from components.in_container import static_index
+from components.in_container.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
+from real_pypiserver import ensure_venv, unpack_programs
 from recorded import ROOT
 
 
@@ -69,13 +71,28 @@ def test_the_guard_refuses_what_would_be_stored_but_not_served_or_a_second_spell
         assert repr(filename) in answer[1], "the error names the refused file"
 
 
-def test_the_program_embeds_the_indexer_rules_the_guard_uses():
-    text = render_gunicorn_config()
-    namespace: dict = {}
-    exec(compile(text, "gunicorn.conf.py", "exec"), namespace)  # noqa: S102 (the program's own text)
-    rules = namespace["index_rules"]()
-    assert rules.project_of("Team.Tool-1.0.tar.gz") == "team-tool" and rules.__name__ == "static_index"
-    assert namespace["INDEX_RULES"] == inspect.getsource(static_index)
+def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_beside_it(tmp_path):
+    """As gunicorn loads it (importlib from the file GUNICORN_CMD_ARGS names, gunicorn/app/base.py),
+    from the folder the deployment unpacks: the guard's rules are that folder's static_index.py."""
+    folder = tmp_path / program_files.digest()
+    unpack_programs(program_files.archive(), folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["gunicorn.conf.py", "static_index.py"]
+    assert (folder / "static_index.py").read_bytes() == Path(static_index.__file__).read_bytes()
+    spec = importlib.util.spec_from_file_location("__config__", folder / "gunicorn.conf.py")
+    assert spec is not None and spec.loader is not None
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    rules = config.index_rules()
+    assert rules.__file__ == str(folder / "static_index.py")
+    assert rules.project_of("Team.Tool-1.0.tar.gz") == "team-tool"
+
+
+def test_the_program_folder_is_named_by_its_content_and_the_archive_is_the_same_every_run():
+    first, again = program_files.archive(), program_files.archive()
+    assert first == again, "an unchanged program must never show a change"
+    assert re.fullmatch(r"[0-9a-f]{16}", program_files.digest())
+    assert program_files.gunicorn_config() == f"/data/hooks/{program_files.digest()}/gunicorn.conf.py"
+    assert program_files.indexer_program() == f"/data/hooks/{program_files.digest()}/static_index.py"
 
 
 GIB = 1 << 30
@@ -102,7 +119,7 @@ def test_an_upload_must_leave_the_margin_counting_the_uploads_being_stored(free,
 TWO_UPLOADS = r"""
 import io, sys, types
 sys.path.insert(0, sys.argv[1])
-from components import gunicorn_conf, static_index
+from components.in_container import gunicorn_conf, static_index
 
 SIZE = 1 << 20
 TOTAL = 100 << 30

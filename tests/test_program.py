@@ -7,6 +7,7 @@ import json
 import pytest
 from passlib.hash import bcrypt
 
+from components import program_files
 from components.systemd_unit import UNIT_DIR
 from recorded import Deployment, clear_parts, is_secret_value, reveal, run_program, stack_config
 
@@ -214,14 +215,23 @@ def test_indexer_container_inputs(staging):
     indexer = staging.named("pypi-indexer").plain
     assert indexer["networkMode"] == "none", "the indexer needs no network at all"
     assert indexer["capabilities"] == {"drops": ["ALL"]} and indexer["user"] == "0:0"
-    assert indexer["entrypoints"][:2] == ["python3", "-c"] and indexer["entrypoints"][3:] == [
+    # The program is a file the deployment delivered, named by its content; never source in an argument.
+    assert indexer["entrypoints"] == [
+        "python3",
+        f"/data/hooks/{program_files.digest()}/static_index.py",
         "/srv/packages",
         "/srv/index",
         str(1024 * 1_000_000),
     ], "the largest upload, in bytes: uploads pause while the disk could not take one"
-    assert "class Indexer" in indexer["entrypoints"][2]
     mounts = {m["target"]: m for m in indexer["mounts"]}
     assert mounts["/srv/packages"]["readOnly"] is True and mounts["/srv/packages"]["source"] == "pypiserver-packages"
+    assert mounts["/data/hooks"] == {
+        "type": "volume",
+        "source": "pypiserver-hooks",
+        "target": "/data/hooks",
+        "readOnly": True,
+    }
+    assert depends_on(staging, "pypi-indexer", "pypi-gunicorn-config"), "the program is there before it runs"
 
 
 def test_image_is_pinned_and_kept(staging):
@@ -456,7 +466,9 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
     assert "pypiserver-packages" not in script, "the canary must not see the store"
     assert "--tmpfs /data/packages:rw,nosuid,nodev,noexec,size=16m" in script
     assert "source=pypiserver-hooks,target=/data/hooks,readonly" in script
-    assert "--env " in script and "GUNICORN_CMD_ARGS=--config /data/hooks/gunicorn.conf.py" in script, "the same env"
+    assert "--env " in script and f"GUNICORN_CMD_ARGS=--config {program_files.gunicorn_config()}" in script, (
+        "the same env"
+    )
     assert "source=pypiserver-auth,target=/data/auth,readonly" in script
     assert "pypiserver/pypiserver:v2.4.1 run --port 8080" in script
     assert "docker logs --tail 40 pypiserver-canary" in script
@@ -496,12 +508,16 @@ def test_yanked_releases_reach_the_pages_volume_as_config_says():
 def test_pypiserver_runs_gunicorn_with_the_audit_configuration():
     d = deploy("staging")
     container = d.named("pypi-container").plain
-    assert container["envs"] == ["GUNICORN_CMD_ARGS=--config /data/hooks/gunicorn.conf.py"]
+    # The configuration's folder is named by the programs' content: new program text is a new
+    # environment, so the canary tries it and the container is replaced (a file rewritten in place
+    # would never reach the running gunicorn, which read it once at start).
+    assert container["envs"] == [f"GUNICORN_CMD_ARGS=--config /data/hooks/{program_files.digest()}/gunicorn.conf.py"]
     assert {"source": "pypiserver-hooks", "target": "/data/hooks", "readOnly": True}.items() <= next(
         m for m in container["mounts"] if m["target"] == "/data/hooks"
     ).items()
     step = d.named("pypi-gunicorn-config")
-    assert "def post_request(worker, req, environ, resp)" in reveal(step.inputs["stdin"])
+    assert reveal(step.inputs["stdin"]) == program_files.archive()
+    assert f"if [ ! -d {program_files.digest()} ]" in step.inputs["create"]
     assert depends_on(d, "pypi-container", "pypi-gunicorn-config") and depends_on(
         d, "pypi-canary", "pypi-gunicorn-config"
     )

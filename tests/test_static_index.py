@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from components import static_index
-from components.static_index import Indexer, disk_report, normalize, project_of
+from components.in_container import static_index
+from components.in_container.static_index import Indexer, disk_report, normalize, project_of
 from index_client import make_wheel
 
 
@@ -83,7 +83,7 @@ def test_a_restart_does_not_rehash_the_store(tmp_path, monkeypatch):
         (packages / f"pkg{i}-1.0.tar.gz").write_bytes(os.urandom(64))
     Indexer(str(packages), str(output)).scan()
     hashed: list[str] = []
-    import components.static_index as module
+    import components.in_container.static_index as module
 
     def counting_sha256(path: str) -> str:
         hashed.append(path)
@@ -157,7 +157,7 @@ def test_wheels_get_their_core_metadata_and_requires_python(tmp_path):
 
 
 def test_upload_time_is_pep_700_iso_8601():
-    from components.static_index import upload_time
+    from components.in_container.static_index import upload_time
 
     assert upload_time(1_764_165_600_123_456_789) == "2025-11-26T14:00:00.123456Z"
 

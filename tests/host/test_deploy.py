@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from components.front import pem_text
+from components.in_container.static_index import project_of
 from components.scripts import STACK_MARKER
-from components.static_index import project_of
 from components.supervision import disk_line
 from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from recorded import Deployment, run_program, stack_config

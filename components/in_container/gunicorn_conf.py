@@ -17,8 +17,8 @@ The guard, in front of pypiserver in the same process, refuses before anything i
 - an upload that would leave the store's disk with less than the indexer's margin, counting the
   uploads already accepted and still being written (the front server's pause, from the indexer's last
   reading, lets two uploads in at once: each would pass alone).
-The naming rules are the indexer's own (components/static_index.py), appended to this file's text as
-INDEX_RULES by the program, so the guard and the pages can never disagree.
+The naming rules are the indexer's own: static_index.py, which the program delivers into the same
+folder as this file (components/program_files.py), so the guard and the pages can never disagree.
 
 pypiserver itself logs an upload's user only at INFO (with every request) and a removal's never.
 The hook reads what pypiserver already parsed: bottle caches a request's forms and files in the
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import os
 import sys
 import time
@@ -48,14 +49,14 @@ REMOVING = "pypi_index.removing"  # environ key: [(file, sha256, size)] the guar
 
 
 def index_rules() -> types.ModuleType:
-    """The indexer's naming rules: embedded by the program in the container, imported under the tests."""
-    source = globals().get("INDEX_RULES")
-    if source is None:
-        from components import static_index
-
-        return static_index
-    module = types.ModuleType("static_index")
-    exec(compile(source, "static_index.py", "exec"), module.__dict__)  # noqa: S102 (the program's own source)
+    """The indexer's naming rules: static_index.py beside this file (in the container, the folder the
+    program delivered both into; under the tests, components/in_container/)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static_index.py")
+    spec = importlib.util.spec_from_file_location("static_index", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"no indexer rules at {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 

@@ -1,0 +1,70 @@
+"""The programs that run inside containers (components/in_container/), as the files a host receives.
+
+Both go into one folder of the hooks volume named by the hash of their text, `/data/hooks/<hash>/`:
+gunicorn reads its configuration there (GUNICORN_CMD_ARGS names the folder) and the indexer runs
+static_index.py from there; the configuration imports the indexer's naming rules from beside itself.
+Never a `-c` argument or source text executed from a string: a container's arguments stay short,
+`docker inspect` shows a path, and the file a traceback names is the file on the volume.
+
+The folder's name is in both containers' arguments, so new program text is a new argument: the
+canary tries it first and the containers are replaced. (A file rewritten in place would reach neither
+running process, which read their programs once at start.) Earlier folders stay while a container
+may still use one (a failed canary leaves the running index on its own); the newest KEEP remain.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import tarfile
+from pathlib import Path
+
+from . import server_args
+from .in_container import gunicorn_conf, static_index
+
+# File name in the delivered folder -> the program's source in this repository.
+SOURCES = {
+    "gunicorn.conf.py": Path(gunicorn_conf.__file__),
+    "static_index.py": Path(static_index.__file__),
+}
+KEEP = 5
+"""Program folders kept in the hooks volume (the current one and those of recent releases)."""
+
+
+def texts() -> dict[str, bytes]:
+    return {name: path.read_bytes() for name, path in SOURCES.items()}
+
+
+def digest() -> str:
+    """The folder's name: a hash of every file's name and text."""
+    h = hashlib.sha256()
+    for name, text in sorted(texts().items()):
+        h.update(f"{name}\0{len(text)}\0".encode())
+        h.update(text)
+    return h.hexdigest()[:16]
+
+
+def folder() -> str:
+    """Where the containers find the programs (inside the hooks volume's mount)."""
+    return f"{server_args.HOOKS_DIR}/{digest()}"
+
+
+def gunicorn_config() -> str:
+    return f"{folder()}/gunicorn.conf.py"
+
+
+def indexer_program() -> str:
+    return f"{folder()}/static_index.py"
+
+
+def archive() -> str:
+    """The files as a tar archive in base64 (a text stdin for the step), the same bytes on every run:
+    fixed times, owners and modes, so an unchanged program never shows a change."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, text in sorted(texts().items()):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(text), 0, 0o644
+            tar.addfile(info, io.BytesIO(text))
+    return base64.encodebytes(buffer.getvalue()).decode("ascii")
