@@ -61,6 +61,11 @@ STORED = ["team_tool-1.0-py3-none-any.whl", "team_tool-1.0.tar.gz", "other-2.0.t
         (".hidden-1.0.tar.gz", (".hidden", "1.0"), "400"),  # stored, listed by nobody
         ("foo.zip", ("foo", ""), "400"),
         ("notes.txt", None, "400"),
+        (
+            "<img src=x onerror=alert(1)>-1.0.tar.gz",
+            ("<img src=x onerror=alert(1)>", "1.0"),
+            "400",
+        ),  # no project's name
         ("build_tool-1.0-1-py3-none-any.whl", ("build_tool", "1.0-1"), None),  # a wheel build tag
     ],
 )

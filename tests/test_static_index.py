@@ -38,10 +38,41 @@ def settled_at_once(monkeypatch):
         ("README.txt", None),
         ("noversion.tar.gz", None),
         ("pkg-1.0.tar.gz.partial", None),
+        ("a-1.0.tar.gz", "a"),
+        # No project can be named so (PEP 508): never a page, never a link.
+        ("<img src=x onerror=alert(1)>-1.0.tar.gz", None),
+        ('a"b-1.0-py3-none-any.whl', None),
+        ("x&y-1.0.tar.gz", None),
+        ("-lead-1.0.tar.gz", None),
+        ("trail.-1.0.tar.gz", None),
+        ("sp ace-1.0.tar.gz", None),
     ],
 )
 def test_project_of(filename, project):
     assert project_of(filename) == project
+
+
+def test_a_file_no_project_can_be_named_after_never_reaches_a_page(tmp_path):
+    """Files copied in by hand or restored skip pypiserver's checks: the pages still carry no markup."""
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    (packages / "<script>alert(1)-1.0.tar.gz").write_bytes(b"x")
+    (packages / '"><img src=x onerror=alert(1)>-1.0-py3-none-any.whl').write_bytes(b"y")
+    (packages / "fine-1.0.tar.gz").write_bytes(b"z")
+    Indexer(str(packages), str(output)).scan()
+    pages = {p.relative_to(output).as_posix(): p.read_text() for p in output.rglob("*") if p.is_file()}
+    assert sorted(n for n in pages if n.startswith("simple/")) == [
+        "simple/fine/index.html", "simple/fine/index.json", "simple/index.html", "simple/index.json",
+    ]  # fmt: skip
+    assert not any("<script" in text or "<img" in text or "onerror" in text for text in pages.values())
+
+
+def test_pages_escape_what_they_print_whatever_they_are_given():
+    """Defence in depth: a name that reached the renderers anyway would be text, not markup."""
+    name = '<b onmouseover="x">'
+    root, project = static_index.render_root([name]), static_index.render_project(name, {})
+    assert name not in root and name not in project
+    assert "&lt;b onmouseover=&quot;x&quot;&gt;" in root and "Links for &lt;b" in project
 
 
 def test_normalize_is_pep_503():

@@ -129,16 +129,26 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+# A project name as the core metadata specification allows it (PEP 508's `identifier`): letters,
+# digits and `._-`, starting and ending with a letter or digit. Nothing else can name a project, and
+# nothing else ever reaches a page: a file copied into the store by hand or restored from a backup
+# skips pypiserver's own checks, and a name like `<img src=x onerror=...>` must not become markup.
+VALID_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")
+
+
 def project_of(filename: str) -> str | None:
-    """The normalised project a distribution file belongs to, or None for anything else."""
+    """The normalised project a distribution file belongs to, or None for anything else (including a
+    name no project can have: the pages never list it, the upload guard refuses it)."""
     if filename.startswith(".") or not filename.endswith(SUFFIXES):
         return None
     if filename.endswith((".whl", ".egg")):
-        return normalize(filename.split("-", 1)[0])
-    stem = next(filename[: -len(s)] for s in SUFFIXES if filename.endswith(s))
-    if "-" not in stem:
-        return None
-    return normalize(stem.rsplit("-", 1)[0])
+        name = filename.split("-", 1)[0]
+    else:
+        stem = next(filename[: -len(s)] for s in SUFFIXES if filename.endswith(s))
+        if "-" not in stem:
+            return None
+        name = stem.rsplit("-", 1)[0]
+    return normalize(name) if VALID_NAME.fullmatch(name) else None
 
 
 def version_of(filename: str) -> str | None:
@@ -193,7 +203,9 @@ def upload_time(mtime_ns: int) -> str:
 
 
 def render_root(projects: list[str]) -> str:
-    links = "".join(f'    <a href="{p}/">{p}</a><br>\n' for p in sorted(projects))
+    # Names are valid project names (VALID_NAME) and need no escaping; escaped all the same, so a
+    # page can never carry markup whatever a later change lets through.
+    links = "".join(f'    <a href="{html.escape(p)}/">{html.escape(p)}</a><br>\n' for p in sorted(projects))
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
@@ -230,8 +242,8 @@ def render_project(project: str, files: dict[str, dict]) -> str:
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f"    <title>Links for {project}</title>\n  </head>\n"
-        f"  <body>\n    <h1>Links for {project}</h1>\n{links}  </body>\n</html>\n"
+        f"    <title>Links for {html.escape(project)}</title>\n  </head>\n"
+        f"  <body>\n    <h1>Links for {html.escape(project)}</h1>\n{links}  </body>\n</html>\n"
     )
 
 
