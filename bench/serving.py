@@ -1,6 +1,6 @@
 """Serving benchmark: the recipe, the image's default, what our program deploys, and the static limit.
 
-    venv/bin/python bench/serving.py            # full: 10,000 files, 10 s per load phase (~8 min)
+    venv/bin/python bench/serving.py            # full: 10,000 files, 10 s per load phase (~7 min)
     venv/bin/python bench/serving.py --quick    # smoke: 1,000 files, 3 s per phase (~3 min)
 
 Starts four configurations side by side on copies of one store of package files (bench/configs.py),

@@ -76,7 +76,8 @@ def restic_container(backup: BackupSettings, volumes: Mapping[str, str], read_on
         f"type=volume,source={CACHE_VOLUME},target=/cache",
     ]
     mounts += [f"type=volume,source={volumes[role]},target={path}{ro}" for role, path in MOUNTS.items()]
-    words = ["docker", "run", "--rm", "--name", SERVICE]
+    # Nothing in restic or its ssh client needs to gain privileges (no setuid helper is used).
+    words = ["docker", "run", "--rm", "--security-opt", "no-new-privileges:true", "--name", SERVICE]
     for mount in mounts:
         words += ["--mount", mount]
     words += [

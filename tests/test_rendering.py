@@ -261,3 +261,12 @@ def test_the_bootstrap_checks_the_schedule_first():
     bootstrap = scripts.docker_bootstrap("Mon *-*-* 02:00")
     assert bootstrap.index("systemd-analyze calendar") < bootstrap.index("apt()"), "before anything changes"
     assert "systemd-analyze" not in scripts.docker_bootstrap(None)
+
+
+def test_restic_runs_without_gaining_privileges_and_sees_the_store_read_only():
+    assert BACKUP is not None
+    volumes = {"packages": "pypiserver-packages", "front-data": "pypiserver-front-data"}
+    words = shlex.split(backup_scripts.restic_container(BACKUP, volumes, True, "true"))
+    assert words[:5] == ["docker", "run", "--rm", "--security-opt", "no-new-privileges:true"]
+    mounts = [words[i + 1] for i, word in enumerate(words) if word == "--mount"]
+    assert all(m.endswith(",readonly") for m in mounts if "pypiserver-packages" in m or "front-data" in m), mounts

@@ -298,6 +298,12 @@ def test_pulumi_yaml_declares_every_key_with_type_description_default():
     # Secrets cannot have a default in Pulumi.yaml (see its comment).
     assert set(declared) | set(settings.SECRET_KEYS) == set(settings.KEYS)
     assert not set(declared) & set(settings.SECRET_KEYS)
+    # ... and its comment names exactly those keys, with their number in words.
+    comment = [line for line in (ROOT / "Pulumi.yaml").read_text().splitlines() if line.startswith("#   ")]
+    listed = [line.split()[1] for line in comment if not line.startswith("#    ")]
+    assert sorted(listed) == sorted(settings.SECRET_KEYS), listed
+    count = {3: "Three", 4: "Four", 5: "Five", 6: "Six", 7: "Seven"}[len(settings.SECRET_KEYS)]
+    assert f"# {count} secret keys are deliberately not declared here" in (ROOT / "Pulumi.yaml").read_text()
     for key, spec in declared.items():
         assert {"type", "description", "default"} <= set(spec), key
     assert project["stackConfigDir"] == "config"

@@ -104,7 +104,7 @@ def host_state(host: TestHost) -> dict:
 @contextmanager
 def unavailability(site: Site, user: str, password: str, path: str = "/simple/") -> Iterator[dict]:
     """Poll `path` every 50 ms with credentials; report the longest stretch it was not answering 200."""
-    result = {"seconds": 0.0}
+    result = {"seconds": 0.0, "polls": 0, "failed": 0}
     stop = threading.Event()
 
     def poll() -> None:
@@ -114,6 +114,8 @@ def unavailability(site: Site, user: str, password: str, path: str = "/simple/")
                 ok = site.get(path, user, password, timeout=2).status == 200
             except OSError:
                 ok = False
+            result["polls"] += 1
+            result["failed"] += not ok
             now = time.monotonic()
             if ok and down_since is not None:
                 result["seconds"] = max(result["seconds"], now - down_since)
@@ -499,6 +501,7 @@ def test_6_add_rotate_remove_users_without_downtime(site):
         site.deploy(users=users)
         time.sleep(0.5)
     figure(f"DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
+    assert down["polls"] >= 10 and down["failed"] == 0, f"the index answered every poll while users changed: {down}"
     assert site.get("/simple/", "bob", users["bob"]).status == 200
     assert site.get("/simple/", "alice", users["alice"]).status == 200
     assert site.get("/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
@@ -506,6 +509,7 @@ def test_6_add_rotate_remove_users_without_downtime(site):
         site.deploy(users={"ci": USERS["ci"], "alice": users["alice"]})
         time.sleep(0.5)
     figure(f"DOWNTIME removing bob: {down['seconds']:.2f} s")
+    assert down["polls"] >= 10 and down["failed"] == 0, f"the index answered every poll while users changed: {down}"
     assert site.get("/simple/", "bob", users["bob"]).status in (401, 403)
     assert container_ids(site) == containers, "no restart: pypiserver re-reads its file, Caddy reloads"
     mode = site.host.ssh(
