@@ -29,7 +29,9 @@ from index_client import http_get, make_wheel, pip_install, twine_upload, upload
 from recorded import Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError, changes_only
+from .command_provider import identity_ssh_options
 from .commands import figure, wait_until
+from .engine_api import EngineClient
 from .machine import TestHost, free_port
 
 USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
@@ -190,6 +192,22 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
     deployment = run_program("production", {**site.config, "sshHostKey": impostor})
     with pytest.raises(ApplyError, match=r"host-guard \(create\)[\s\S]*Host key verification failed"):
         Applier(site.host.private_key_path).up(deployment)
+    assert host_state(site.host) == before
+    # The Docker provider's own path, which the guard's failure never reaches: the options the program
+    # gives it, with the real OpenSSH client against the host's sshd, as `docker system dial-stdio`.
+    for key, works in ((impostor, False), (site.host.host_public_key, True)):
+        provider = run_program("production", {**site.config, "sshHostKey": key}).one("pulumi:providers:docker")
+        options = provider.inputs["sshOpts"]
+        options = json.loads(options) if isinstance(options, str) else list(options)
+        engine = EngineClient(site.host.docker_host, [*options, *identity_ssh_options(site.host.private_key_path)])
+        if works and site.host.has_engine:
+            assert engine.version()["ApiVersion"], "the pinned key lets the Docker provider in"
+        elif works:  # a bare host before its bootstrap: in, and nothing to talk to yet
+            with pytest.raises(ConnectionError, match="docker: command not found"):
+                engine.version()
+        else:
+            with pytest.raises(Exception, match="Host key verification failed"):
+                engine.version()
     assert host_state(site.host) == before
 
 
