@@ -27,10 +27,11 @@ from .client_config import (
 )
 from .front import declare_ca_output, declare_front, front_name
 from .host import Target
-from .in_container.static_index import DISK_REPORT
+from .in_container.static_index import DISK_REPORT, WRITER_MARK
 from .indexer import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
 from .pypiserver import declare_pypiserver
 from .scope import Scope
+from .scripts import IndexerReading
 from .settings import Settings
 from .store import declare_store
 from .supervision import declare_health_gate, declare_units, disk_line
@@ -88,7 +89,9 @@ class PackageIndex(pulumi.ComponentResource):
             [front_name(settings), settings.container_name, indexer_name(settings)],
             [backend.container, front.container, indexer],
             after=gate_after,
-            disk_report=(front_name(settings), f"{INDEX_DIR}/{DISK_REPORT}"),
+            indexer=IndexerReading(
+                front_name(settings), f"{INDEX_DIR}/{DISK_REPORT}", f"{INDEX_DIR}/{WRITER_MARK}", indexer_name(settings)
+            ),
         )
         # The store's free space as the deploy found it (the indexer's reading, which also decides
         # when uploads pause): `pulumi stack output diskFree`.

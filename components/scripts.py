@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from .server_args import HEALTH_PATH
 from .systemd_unit import unit_name, unit_path
@@ -350,28 +351,48 @@ def remove_units(containers: list[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
+@dataclass(frozen=True)
+class IndexerReading:
+    """Where the health gate finds the indexer's disk reading and who wrote it."""
+
+    reader: str
+    """A container that mounts the pages volume (the front server)."""
+    report: str
+    mark: str
+    """Paths of the reading and of the writer's mark, inside `reader`."""
+    container: str
+    """The indexer container the deploy just created."""
+
+
 def health_gate(
     domain: str,
     port: int,
     address: str,
     containers: list[str],
     timeout_seconds: int,
-    disk_report: tuple[str, str] | None = None,
+    indexer: IndexerReading | None = None,
 ) -> str:
     """Fail the deploy unless the index answers healthy through the front server's port in time.
 
     It connects to `address` (the host's own side of the published port) under the certificate's
     name, so TLS and routing are exercised as clients see them; `-k` because it checks that the index
     answers, not who signed its certificate (an ACME certificate may take longer than the first try).
-    On failure it prints every container's state and last log lines, so the error says why.
+    With `indexer`, it also waits until the indexer it deployed has written its reading (a dead or
+    crash-looping indexer leaves the pages stale while everything else answers), and prints the
+    reading last. On failure it prints every container's state and last log lines, so the error says why.
     """
     host = f"[{domain}]" if ":" in domain else domain
     url = f"https://{host}:{port}{HEALTH_PATH}"
     resolve = shlex.quote(f"{host}:{port}:{address}")
-    # `disk_report`: (container, file) of the indexer's last disk reading: waited for, then the last line.
-    read_disk = shlex.join(["docker", "exec", *disk_report[:1], "cat", *disk_report[1:]]) if disk_report else ""
-    disk_check = f" && {read_disk} >/dev/null 2>&1" if disk_report else ""
-    disk_echo = f'\n    echo "disk: $({read_disk})"' if disk_report else ""
+    disk_check = disk_echo = ""
+    if indexer:
+        read_disk = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.report])
+        written_by = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.mark])
+        deployed = shlex.join(["docker", "inspect", "--format", "{{.Config.Hostname}}", indexer.container])
+        disk_check = (
+            f' && [ "$({written_by} 2>/dev/null)" = "$({deployed} 2>/dev/null)" ] && {read_disk} >/dev/null 2>&1'
+        )
+        disk_echo = f'\n    echo "disk: $({read_disk})"'
     diagnose = "\n".join(
         f"    docker inspect --format '{{{{.Name}}}}: {{{{.State.Status}}}}, exit code {{{{.State.ExitCode}}}}' {shlex.quote(c)} >&2 || true\n"
         f"    docker logs --tail 20 {shlex.quote(c)} >&2 || true"
@@ -386,7 +407,7 @@ while :; do
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
-    echo "the index did not answer {url} (via {address}) within {timeout_seconds} s" >&2
+    echo "the index did not answer {url} (via {address}), or its indexer wrote nothing, within {timeout_seconds} s" >&2
 {diagnose}
     exit 1
   fi

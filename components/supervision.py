@@ -34,10 +34,10 @@ def declare_health_gate(
     diagnose: list[str],
     containers: list[docker.Container],
     after: list[pulumi.Resource],
-    disk_report: tuple[str, str],
+    indexer: scripts.IndexerReading,
 ) -> local.Command | remote.Command:
-    """`diagnose`: the containers whose state and logs a failure shows, in that order. `disk_report`:
-    (container, file) of the store's disk reading, which the gate's last line repeats."""
+    """`diagnose`: the containers whose state and logs a failure shows, in that order. `indexer`: where
+    the store's disk reading is and which indexer must have written it; the gate's last line repeats it."""
     settings = scope.settings
     return scope.step(
         "health",
@@ -47,7 +47,7 @@ def declare_health_gate(
             scope.target.address,
             diagnose,
             settings.health_timeout_seconds,
-            disk_report,
+            indexer,
         ),
         # A new container is checked again (a trigger replaces the step: create runs anew).
         triggers=[c.id for c in containers],

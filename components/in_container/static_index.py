@@ -28,6 +28,7 @@ import os
 import re
 import select
 import signal
+import socket
 import struct
 import sys
 import time
@@ -50,6 +51,10 @@ FULL_RESCAN_SECONDS = 30.0
 MARGIN_SHARE, MARGIN_MIN = 0.05, 1 << 30
 PAUSED_FLAG = ".uploads-paused"
 DISK_REPORT = ".disk"  # the last reading, whatever it says (the deploy's health gate reports it)
+# Who wrote that reading: the indexer's host name, which Docker sets to its container's (Config.Hostname).
+# The pages volume outlives every indexer, so a reading alone would not show that this one runs; the
+# health gate waits until the mark names the container it just deployed.
+WRITER_MARK = ".indexer"
 
 
 class Watch:
@@ -487,6 +492,7 @@ class Indexer:
         paused, text = disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
         flag = os.path.join(self.output, PAUSED_FLAG)
         _write(os.path.join(self.output, DISK_REPORT), ("uploads paused: " if paused else "") + text + "\n")
+        _write(os.path.join(self.output, WRITER_MARK), socket.gethostname() + "\n")
         if paused:
             _write(flag, text + "\n")
         elif os.path.exists(flag):
