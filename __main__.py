@@ -2,10 +2,11 @@
 
 import pulumi
 
-from components import host, settings
-from components.caddyfile import render_caddyfile
-from components.htpasswd import hash_users, render_htpasswd
+from components import settings
+from components.front.caddyfile import render_caddyfile
+from components.host import target as host
 from components.package_index import PackageIndex, PackageIndexArgs
+from components.pypiserver.htpasswd import hash_users, render_htpasswd
 
 config = settings.load()
 target = host.connect(config)

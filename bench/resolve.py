@@ -59,7 +59,7 @@ import bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 from bench.resolve_store import FULL, QUICK, TOP, ResolveStore, Spec, ensure_store
 from bench.store import cache_root
 from bench.traffic import CountingProxy, Request, Traffic, log_requests, wheel_gets
-from components.caddyfile import ACCESS_LOG_ONLY_UPLOADS, ACCESS_LOG_OUTPUT
+from components.front.caddyfile import ACCESS_LOG_ONLY_UPLOADS, ACCESS_LOG_OUTPUT
 
 if TYPE_CHECKING:
     from recorded import Deployment
@@ -366,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
     from passlib.hash import apr_md5_crypt
     from real_front import running_front
 
-    from components import server_args
+    from components.pypiserver import args as server_args
     from host.machine import free_port
     from index_client import http_get
     from real_pypiserver import running_deployed_index, running_index

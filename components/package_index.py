@@ -1,13 +1,16 @@
 """PackageIndex: pypiserver behind a TLS front server, its package store, users, supervisor and health gate.
 
-Three containers from two images, each part in a module of its own:
-- store.py: the package volume and the other volumes and networks (what survives every update);
-- pypiserver.py: uploads and the rare dynamic page; on an internal network only, never published;
-- front.py: the front server (Caddy), the only published ports: TLS, cached authentication, package
+Three containers from two images, each part in a package of its own (its resources, and the texts
+it sends to the host beside them):
+- store/: the package volume and the other volumes and networks (what survives every update), and
+  backups: encrypted restic snapshots off the host on a timer, and a restore into an empty store;
+- pypiserver/: uploads and the rare dynamic page, on an internal network only, never published; its
+  arguments, htpasswd file, canary and the programs it runs (delivered from in_container/);
+- front/: the front server (Caddy), the only published ports: TLS, cached authentication, package
   files straight from the volume (read-only) and the indexer's static pages;
-- indexer.py: the pypiserver image running components/in_container/static_index.py, which writes PEP 503 pages;
-- supervision.py: systemd units (remote hosts) and the health gate every deploy must pass;
-- backup.py: encrypted restic snapshots off the host on a timer, and a restore into an empty store.
+- indexer/: the pypiserver image running in_container/static_index.py, which writes PEP 503 pages;
+- supervision/: systemd units (remote hosts) and the health gate every deploy must pass;
+- host/ (built by __main__): the connection, the host guard and the bootstrap.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from dataclasses import dataclass
 
 import pulumi
 
-from .backup import declare_backup
 from .client_config import (
     index_url,
     render_pip_conf,
@@ -25,16 +27,17 @@ from .client_config import (
     render_uv_index,
     upload_url,
 )
-from .front import declare_ca_output, declare_front, front_name
-from .host import Target
+from .front.resources import declare_ca_output, declare_front, front_name
+from .host.target import Target
 from .in_container.static_index import DISK_REPORT, WRITER_MARK
-from .indexer import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
-from .pypiserver import declare_pypiserver
+from .indexer.resources import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
+from .pypiserver.resources import declare_pypiserver
 from .scope import Scope
-from .scripts import IndexerReading
 from .settings import Settings
-from .store import declare_store
-from .supervision import declare_health_gate, declare_units, disk_line
+from .store.backup import declare_backup
+from .store.volumes import declare_store
+from .supervision.resources import declare_health_gate, declare_units, disk_line
+from .supervision.scripts import IndexerReading
 
 
 @dataclass(frozen=True)

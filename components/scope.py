@@ -16,7 +16,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
-from .host import Target
+from .host.target import Target
 from .settings import Settings
 
 

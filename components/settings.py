@@ -16,9 +16,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import backup_settings
-from .backup_settings import BackupConfigError, BackupSettings, parse_backup
-from .host_keys import HostKeyError, check_host_key
+from .host.keys import HostKeyError, check_host_key
+from .store import backup_settings
+from .store.backup_settings import BackupConfigError, BackupSettings, parse_backup
 
 PROJECT = "pypi-index"
 

@@ -418,7 +418,7 @@ def index_not_public_without_tls(
     label = _label(resource_type, name)
     fix = (
         "pypiserver belongs on the internal network behind the TLS front server, which alone publishes "
-        "httpsPort: remove the pypiserver container's ports (or bind them to 127.0.0.1) in components/pypiserver.py"
+        "httpsPort: remove the pypiserver container's ports (or bind them to 127.0.0.1) in components/pypiserver/resources.py"
     )
     problems = []
     if props.get("networkMode") == "host":
@@ -540,7 +540,7 @@ def backups_scheduled(
     resources: Sequence[tuple[str, str, Mapping[str, Any]]], config: Mapping[str, Any] | None = None
 ) -> list[str]:
     """A package store on a remote host has an off-host backup on a schedule: a step that enables the
-    backup timer (components/backup_scripts.py, `install`). `resources`: (type, name, inputs)."""
+    backup timer (components/store/backup_scripts.py, `install`). `resources`: (type, name, inputs)."""
     volumes = [name for kind, name, props in resources if kind == VOLUME and is_packages_volume(props, config)]
     commands = [props for kind, _, props in resources if kind == REMOTE_COMMAND]
     if not volumes or not commands:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components import caddyfile
+from components.front import caddyfile
 from components.in_container.static_index import Indexer
 from host.machine import free_port
 from index_client import BIN, wait_healthy

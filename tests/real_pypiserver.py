@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components import server_args
+from components.pypiserver import args as server_args
 from host import pypiserver_release
 from host.images import cache_dir
 from index_client import wait_healthy

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from components import program_files
 from components.in_container import static_index
 from components.in_container.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
+from components.pypiserver import programs as program_files
 from real_pypiserver import ensure_venv, unpack_programs
 from recorded import ROOT
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from components import scripts
+from components.supervision import scripts
 
 READING = scripts.IndexerReading("idx-front", "/srv/index/.disk", "/srv/index/.indexer", "idx-indexer")
 

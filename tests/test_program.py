@@ -7,8 +7,8 @@ import json
 import pytest
 from passlib.hash import bcrypt
 
-from components import program_files
-from components.systemd_unit import UNIT_DIR
+from components.pypiserver import programs as program_files
+from components.supervision.systemd_unit import UNIT_DIR
 from recorded import Deployment, clear_parts, is_secret_value, reveal, run_program, stack_config
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from components import program_files, scripts
+from components import volume_files
+from components.pypiserver import programs as program_files
 
 # Runs what `docker run ... IMAGE -c INNER` would run in the container: INNER, in sh, with stdin.
 FAKE_DOCKER = """#!/bin/sh
@@ -30,7 +31,7 @@ def deliver(tmp_path, monkeypatch):
     volume.mkdir()
 
     def run(name: str, archive: str, keep: int = program_files.KEEP) -> subprocess.CompletedProcess:
-        script = scripts.write_volume_folder("pypiserver-hooks", str(volume), name, "img", keep)
+        script = volume_files.write_volume_folder("pypiserver-hooks", str(volume), name, "img", keep)
         return subprocess.run(["sh", "-c", script], input=archive, text=True, capture_output=True, timeout=30)
 
     return volume, run

@@ -12,9 +12,12 @@ import tomllib
 import pytest
 from test_program import REMOTE_OVERRIDES
 
-from components import backup_scripts, client_config, scripts
+from components import client_config
+from components.host import scripts as host_scripts
 from components.settings import ConfigError, parse
-from components.systemd_unit import render_unit
+from components.store import backup_scripts
+from components.supervision import scripts as supervision_scripts
+from components.supervision.systemd_unit import render_unit
 from index_client import BIN
 from recorded import reveal, run_program, stack_config
 
@@ -104,7 +107,7 @@ def test_unit_makes_systemd_the_only_supervisor():
 
 def test_install_script_embeds_each_unit_verbatim():
     units = {"pypiserver": render_unit("pypiserver", "a"), "pypiserver-front": render_unit("pypiserver-front", "b")}
-    script = scripts.install_units(units)
+    script = supervision_scripts.install_units(units)
     embedded = [part.split("UNIT\n", 1)[0] for part in script.split("<<'UNIT'\n")[1:]]
     assert embedded == list(units.values())
 
@@ -227,7 +230,7 @@ def _schedule(schedule: str) -> str | None:
 
 def _host_check(schedule: str) -> subprocess.CompletedProcess:
     """The bootstrap's check of the schedule, with this machine's systemd-analyze."""
-    script = "set -eu\n" + scripts.calendar_check("backupSchedule", schedule) + "echo accepted\n"
+    script = "set -eu\n" + host_scripts.calendar_check("backupSchedule", schedule) + "echo accepted\n"
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
 
 
@@ -258,9 +261,9 @@ def test_a_schedule_that_could_break_the_timer_unit_is_refused_by_the_settings(s
 
 
 def test_the_bootstrap_checks_the_schedule_first():
-    bootstrap = scripts.docker_bootstrap("Mon *-*-* 02:00")
+    bootstrap = host_scripts.docker_bootstrap("Mon *-*-* 02:00")
     assert bootstrap.index("systemd-analyze calendar") < bootstrap.index("apt()"), "before anything changes"
-    assert "systemd-analyze" not in scripts.docker_bootstrap(None)
+    assert "systemd-analyze" not in host_scripts.docker_bootstrap(None)
 
 
 def test_restic_runs_without_gaining_privileges_and_sees_the_store_read_only():

@@ -72,7 +72,7 @@ CADDY_REPO = "caddy"
 CADDY_VERSION = "2.11.7"
 # A pypiserver release that cannot start (the upgrade canary's test).
 BROKEN_PYPISERVER = f"{PYPISERVER_REPO}:v2.4.2"
-# The backup tool: the restic release the program pins (components/backup_settings.py), from Debian 13.
+# The backup tool: the restic release the program pins (components/store/backup_settings.py), from Debian 13.
 RESTIC_IMAGE = "restic/restic:0.18.0"
 
 

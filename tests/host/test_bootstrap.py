@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from components.scripts import (
+from components.host.scripts import (
     SSHD_DROP_IN,
     SSHD_MAX_STARTUPS,
     STACK_MARKER,

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from components.front import pem_text
+from components.front.resources import pem_text
+from components.host.scripts import STACK_MARKER
 from components.in_container.static_index import project_of
-from components.scripts import STACK_MARKER
-from components.supervision import disk_line
+from components.supervision.resources import disk_line
 from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from recorded import Deployment, run_program, stack_config
 

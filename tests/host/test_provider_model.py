@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import scripts
+from components.host import scripts
 
 from .command_provider import identity_ssh_options
 from .docker_provider import CONTAINER, DockerProvider, ProviderError, diff

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from components.front import pem_text
+from components.front.resources import pem_text
 from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
 from recorded import run_program
 

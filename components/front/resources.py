@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
+from .. import volume_files
+from ..indexer.resources import INDEX_DIR, STORE_DIR
+from ..scope import Scope
+from ..settings import Settings
+from ..store.volumes import Store, front_config_volume
 from . import caddyfile, scripts
-from .indexer import INDEX_DIR, STORE_DIR
-from .scope import Scope
-from .settings import Settings
-from .store import Store, front_config_volume
 
 # The front server binds 80/443 inside its container; nothing else needs a capability.
 # Spelled as Docker stores them: the provider's Go client sends CAP_NET_BIND_SERVICE whatever it is
@@ -46,7 +47,7 @@ def _config_files(
         """A file in the front server's config volume (secret: the Caddyfile holds hashes, tls/ a key)."""
         return scope.step(
             suffix,
-            scripts.write_volume_file(
+            volume_files.write_volume_file(
                 front_config_volume(scope),
                 caddyfile.CONFIG_DIR,
                 path.removeprefix(caddyfile.CONFIG_DIR + "/"),

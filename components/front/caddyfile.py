@@ -26,9 +26,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from .in_container.static_index import METADATA_DIR, PAUSED_FLAG
-from .server_args import HEALTH_PATH, PORT
-from .settings import Settings
+from ..in_container.static_index import METADATA_DIR, PAUSED_FLAG
+from ..pypiserver.args import HEALTH_PATH, PORT
+from ..settings import Settings
 
 CONFIG_DIR = "/etc/caddy"
 CADDYFILE = f"{CONFIG_DIR}/Caddyfile"
@@ -170,7 +170,7 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
 
     lines = [
-        "# Written by pypi-index (components/caddyfile.py); `pulumi up` replaces it.",
+        "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
         *certificate,
         "{",
         *options,

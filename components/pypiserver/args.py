@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .settings import Settings
+from ..settings import Settings
 
 PORT = 8080
 PACKAGES_DIR = "/data/packages"
@@ -10,7 +10,7 @@ PACKAGES_DIR = "/data/packages"
 # (unlike a single-file bind) lets a rename-into-place reach the running container.
 AUTH_DIR = "/data/auth"
 HTPASSWD = f"{AUTH_DIR}/.htpasswd"
-# The programs that run in the containers (components/program_files.py: gunicorn's configuration with
+# The programs that run in the containers (components/pypiserver/programs.py: gunicorn's configuration with
 # the upload guard and audit, the indexer), in a volume of its own at a path the image does not have.
 HOOKS_DIR = "/data/hooks"
 # The uid/gid the official image runs pypiserver as (its entrypoint drops to it).

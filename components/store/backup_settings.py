@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from .host_keys import HostKeyError, check_host_key
+from ..host.keys import HostKeyError, check_host_key
 
 # The schedules whose worst-case loss the program can state.
 SCHEDULE_WORDS = ("hourly", "daily", "weekly")

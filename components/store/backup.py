@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pulumi
 
+from ..scope import Scope
 from . import backup_scripts
 from .backup_settings import BackupSettings
-from .scope import Scope
-from .store import Store, front_data_volume
+from .volumes import Store, front_data_volume
 
 
 @dataclass(frozen=True)

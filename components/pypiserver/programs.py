@@ -20,8 +20,8 @@ import io
 import tarfile
 from pathlib import Path
 
-from . import server_args
-from .in_container import gunicorn_conf, static_index
+from ..in_container import gunicorn_conf, static_index
+from . import args as server_args
 
 # File name in the delivered folder -> the program's source in this repository.
 SOURCES = {

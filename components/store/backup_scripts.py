@@ -109,7 +109,7 @@ def backup_program(backup: BackupSettings, volumes: Mapping[str, str]) -> str:
     )
     status, tmp = shlex.quote(STATUS_FILE), shlex.quote(STATUS_FILE + ".new")
     return f"""#!/bin/sh
-# Written by pypi-index (components/backup_scripts.py); run by {SERVICE}.service.
+# Written by pypi-index (components/store/backup_scripts.py); run by {SERVICE}.service.
 set -eu
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -132,7 +132,7 @@ def status_program() -> str:
     """`pypi-index-backup-status`: when the last good backup ran, how old it is, when the next runs."""
     status = shlex.quote(STATUS_FILE)
     return f"""#!/bin/sh
-# Written by pypi-index (components/backup_scripts.py): when did the last good backup run?
+# Written by pypi-index (components/store/backup_scripts.py): when did the last good backup run?
 set -u
 if [ -r {status} ]; then
   line=$(cat {status})

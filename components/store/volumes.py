@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pulumi_docker as docker
 
-from .scope import Scope
+from ..scope import Scope
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The indexer: a container of the pypiserver image that keeps static PEP 503 pages for the store.
 
 Its program is components/in_container/static_index.py (standard library only), delivered into the
-hooks volume with gunicorn's configuration (program_files); it reads the package volume and writes the
+hooks volume with gunicorn's configuration (components/pypiserver/programs.py); it reads the package volume and writes the
 pages volume, which the front server serves as files.
 """
 
@@ -13,11 +13,13 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_docker as docker
 
-from . import program_files, scripts, server_args
-from .in_container import static_index
-from .scope import Scope
-from .settings import Settings
-from .store import Store, pages_volume
+from .. import volume_files
+from ..in_container import static_index
+from ..pypiserver import args as server_args
+from ..pypiserver import programs as program_files
+from ..scope import Scope
+from ..settings import Settings
+from ..store.volumes import Store, pages_volume
 
 # Where the indexer and the front server mount the package and pages volumes: paths that exist in
 # neither image. While a volume is empty, Docker copies the image's content at the mount point,
@@ -43,7 +45,7 @@ def declare_yanked(
     pages when it changes. Nothing is deleted; un-yanking is removing the entry."""
     return scope.step(
         "yanked",
-        scripts.write_volume_file(
+        volume_files.write_volume_file(
             pages_volume(scope), INDEX_DIR, static_index.YANKED_FILE, scope.settings.image_ref, 0
         ),
         # After the canary: a new image runs nothing else until it has proved it starts.

@@ -13,9 +13,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_docker as docker
 
-from . import program_files, scripts, server_args
-from .scope import Scope
-from .store import Store, hooks_volume
+from .. import volume_files
+from ..scope import Scope
+from ..store.volumes import Store, hooks_volume
+from . import args as server_args
+from . import programs as program_files
+from .canary import canary_script
 
 # The image has python3 but no curl.
 HEALTHCHECK = [
@@ -57,7 +60,7 @@ def declare_pypiserver(
         prepared.append(
             scope.step(
                 "htpasswd",
-                scripts.write_volume_file(
+                volume_files.write_volume_file(
                     settings.auth_volume,
                     server_args.AUTH_DIR,
                     server_args.HTPASSWD.rsplit("/", 1)[1],
@@ -76,11 +79,11 @@ def declare_pypiserver(
         )
     # Before the provider deletes the running container (it always deletes first), the replacement is
     # tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while
-    # the running index keeps serving downloads and uploads. It never sees the store (scripts.canary).
+    # the running index keeps serving downloads and uploads. It never sees the store (canary.canary).
     command, env = server_args.run_args(settings), server_args.run_env(settings, program_files.gunicorn_config())
     canary = scope.step(
         "canary",
-        scripts.canary(
+        canary_script(
             f"{settings.container_name}-canary",
             settings.image_ref,
             command,
@@ -118,7 +121,7 @@ def declare_programs(scope: Scope, image: docker.RemoteImage, store: Store) -> p
     delivered gunicorn's configuration alone before, and a new name would be a new resource."""
     return scope.step(
         "gunicorn-config",
-        scripts.write_volume_folder(
+        volume_files.write_volume_folder(
             hooks_volume(scope),
             server_args.HOOKS_DIR,
             program_files.digest(),

@@ -18,8 +18,8 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
+from ..settings import Settings, SshSettings
 from . import scripts
-from .settings import Settings, SshSettings
 
 
 def known_hosts_pattern(ssh: SshSettings) -> str:

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
+from ..scope import Scope
 from . import scripts
-from .scope import Scope
 from .systemd_unit import render_unit
 
 

@@ -1,0 +1,1 @@
+"""The front server (Caddy): TLS, cached authentication, static pages and files."""

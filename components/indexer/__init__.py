@@ -1,0 +1,1 @@
+"""The indexer: the container that keeps the static PEP 503/691 pages."""

@@ -1,0 +1,1 @@
+"""pypiserver: its container, arguments, credentials file, canary and the programs it runs."""

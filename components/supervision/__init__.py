@@ -1,0 +1,1 @@
+"""Who keeps the containers running (systemd units) and the gate every deploy must pass."""
