@@ -457,6 +457,12 @@ def _check_environment(environment: Mapping[str, str]) -> None:
         )
 
 
+def reachable_address(bind_address: str) -> str:
+    """Where ports published on `bind_address` answer on the machine itself: the address, or loopback
+    for the wildcards (the health gate connects there; a local stack's default domain is it)."""
+    return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
+
+
 def parse(
     values: Mapping[str, Any],
     stack: str,
@@ -529,7 +535,7 @@ def parse(
             "fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback"
         )
 
-    default_host = ssh.host if ssh else (bind_address if bind_address not in ("0.0.0.0", "::") else "127.0.0.1")
+    default_host = ssh.host if ssh else reachable_address(bind_address)
     domain = _parse_domain(values, default_host)
     tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
     try:

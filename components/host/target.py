@@ -18,7 +18,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
-from ..settings import Settings, SshSettings
+from ..settings import Settings, SshSettings, reachable_address
 from . import scripts
 
 
@@ -43,11 +43,6 @@ def docker_ssh_opts(ssh: SshSettings) -> list[str]:
         "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", f"KnownHostsCommand=/bin/echo {known_hosts_pattern(ssh)} {ssh.host_key}",
     ]  # fmt: skip
-
-
-def local_address(settings: Settings) -> str:
-    """Where the published ports answer on the machine itself (what the health gate connects to)."""
-    return "127.0.0.1" if settings.bind_address in ("0.0.0.0", "::") else settings.bind_address
 
 
 @dataclass(frozen=True)
@@ -116,7 +111,7 @@ def connect(settings: Settings) -> Target:
             docker=docker.Provider("docker-local", host=settings.docker_host),
             docker_host=settings.docker_host,
             supervisor="docker",
-            address=local_address(settings),
+            address=reachable_address(settings.bind_address),
         )
     ssh = settings.ssh
     connection = remote.ConnectionArgs(
@@ -155,7 +150,7 @@ def connect(settings: Settings) -> Target:
     return Target(
         docker=provider,
         supervisor="systemd",
-        address=local_address(settings),
+        address=reachable_address(settings.bind_address),
         connection=connection,
         ready=(bootstrap,),
     )
