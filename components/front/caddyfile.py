@@ -146,7 +146,42 @@ def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
 def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them)."""
     protect = set(settings.authenticate)
-    limit = settings.max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
+    site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
+    lines = [
+        "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
+        *_certificate_note(settings),
+        "{",
+        *_global_options(settings),
+        "}",
+        "",
+        f"{site} {{",
+        *_site_settings(settings),
+        *_health_route(),
+        *_file_routes(hashes, "download" in protect),
+        *_redirects(hashes, "list" in protect),
+        *_page_routes(hashes, "list" in protect),
+        *_unknown_pages(settings, hashes, "list" in protect),
+        "",
+        *_backend_route(settings, hashes, protect),
+        "}",
+    ]
+    if settings.http_port:
+        # Plain HTTP only redirects, to the URL clients use (its published port), path and query kept.
+        # ACME's HTTP challenges are answered before any site's routes (modules/caddyhttp/server.go,
+        # HandleHTTPChallenge), so this site does not hide them.
+        lines += ["", "http:// {", f"\tredir {settings.public_url}{{uri}} 308", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _certificate_note(settings: Settings) -> list[str]:
+    """Naming the supplied certificate makes a rotation change this text: the step that writes it
+    then runs again and reloads Caddy, after the new certificate and key are in place."""
+    if settings.tls != "supplied":
+        return []
+    return [f"# certificate sha256:{hashlib.sha256((settings.tls_certificate or '').encode()).hexdigest()}"]
+
+
+def _global_options(settings: Settings) -> list[str]:
     # skip_install_trust: the internal CA is for clients to trust, not the machine Caddy runs on.
     options = ["\tadmin localhost:2019", f"\tdefault_sni {settings.domain}", "\tskip_install_trust"]
     if settings.tls == "acme" and settings.acme_email:
@@ -155,34 +190,21 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     # makeRedirRoute: its https_port is "for internal use only"), while the published HTTPS port may be
     # any: with httpsPort 8443 it sent clients to port 443. The redirect is the http:// site below.
     options.append("\tauto_https disable_redirects")
+    return options
+
+
+def _site_settings(settings: Settings) -> list[str]:
+    """TLS, HSTS, the access log of uploads and removals, and the request size limit."""
     tls = {
         "internal": "\ttls internal",
         "supplied": f"\ttls {CERT_FILE} {KEY_FILE}",
         "acme": None,  # Caddy's default: a publicly trusted certificate over ACME
     }[settings.tls]
-    # Naming the supplied certificate makes a rotation change this text: the step that writes it
-    # then runs again and reloads Caddy, after the new certificate and key are in place.
-    certificate = (
-        [f"# certificate sha256:{hashlib.sha256((settings.tls_certificate or '').encode()).hexdigest()}"]
-        if settings.tls == "supplied"
-        else []
-    )
-    site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
-
-    lines = [
-        "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
-        *certificate,
-        "{",
-        *options,
-        "}",
-        "",
-        f"{site} {{",
-    ]
-    if tls:
-        lines.append(tls)
+    lines = [tls] if tls else []
     if settings.hsts:
         lines.append('\theader Strict-Transport-Security "max-age=31536000; includeSubDomains"')
-    lines += [
+    return [
+        *lines,
         # Every upload or removal attempt, refused ones included (a wrong password never reaches
         # pypiserver's audit): one access-log line each, in the journal. Caddy redacts the
         # Authorization header in access logs; a refused attempt has no user to name.
@@ -196,19 +218,24 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         f"\t\tmax_size {settings.max_upload_mb}MB",
         "\t}",
         "",
-        f"\t@health {HEALTH_MATCH}",
-        "\thandle @health {",
-        *_proxy("\t\t"),
-        "\t}",
-        "",
-        # PEP 658/714: a wheel's core metadata at <file URL>.metadata, which the indexer extracted
-        # into the pages volume; protected like the file itself.
+    ]
+
+
+def _health_route() -> list[str]:
+    return [f"\t@health {HEALTH_MATCH}", "\thandle @health {", *_proxy("\t\t"), "\t}", ""]
+
+
+def _file_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
+    """Package files straight from the volume, and PEP 658/714 core metadata at <file URL>.metadata,
+    which the indexer extracted into the pages volume; the metadata protected like the file itself."""
+    auth = _auth("", hashes) if protected else []
+    return [
         "\t@metadata {",
         "\t\tmethod GET HEAD",
         "\t\tpath_regexp metadata ^/packages/([^/]+\\.metadata)$",
         "\t}",
         "\thandle @metadata {",
-        *(_auth("", hashes) if "download" in protect else []),
+        *auth,
         f"\t\troot * {PAGES_ROOT}/{METADATA_DIR}",
         "\t\trewrite * /{re.metadata.1}",
         "\t\tfile_server",
@@ -219,16 +246,21 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\tpath_regexp ^/packages/[^/]+$",
         "\t}",
         "\thandle @download {",
-        *(_auth("", hashes) if "download" in protect else []),
+        *auth,
         f"\t\troot * {PACKAGES_ROOT}",
         "\t\tfile_server {",
         "\t\t\thide .*",
         "\t\t}",
         "\t}",
         "",
-        *_redirects(hashes, "list" in protect),
-        # PEP 691: the same URLs answer JSON to clients that ask for it (pip 22.2+, uv), HTML to the
-        # rest; caches must keep them apart (Vary: Accept).
+    ]
+
+
+def _page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
+    """The indexer's pages. PEP 691: the same URLs answer JSON to clients that ask for it (pip 22.2+,
+    uv), HTML to the rest; caches must keep them apart (Vary: Accept)."""
+    auth = _auth("", hashes) if protected else []
+    return [
         "\t@page_json {",
         "\t\tmethod GET HEAD",
         "\t\tpath /simple/*",
@@ -239,7 +271,7 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\t}",
         "\t}",
         "\thandle @page_json {",
-        *(_auth("", hashes) if "list" in protect else []),
+        *auth,
         f"\t\troot * {PAGES_ROOT}",
         "\t\trewrite * {file_match.relative}",
         f'\t\theader Content-Type "{JSON_TYPE}"',
@@ -256,13 +288,19 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\t}",
         "\t}",
         "\thandle @page {",
-        *(_auth("", hashes) if "list" in protect else []),
+        *auth,
         f"\t\troot * {PAGES_ROOT}",
         "\t\theader Vary Accept",
         "\t\tfile_server",
         "\t}",
-        *_unknown_pages(settings, hashes, "list" in protect),
-        "",
+    ]
+
+
+def _backend_route(settings: Settings, hashes: Mapping[str, str], protect: set[str]) -> list[str]:
+    """Everything else goes to pypiserver: uploads (after their size, length and the disk are checked
+    here) and the rare dynamic page."""
+    limit = settings.max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
+    return [
         "\thandle {",
         "\t\t@update method POST",
         "\t\t@list not method POST",
@@ -296,11 +334,4 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         "\t\trespond @paused \"uploads are paused: the index's disk is nearly full (the host's operator must free space)\" 507",
         *_proxy("\t\t"),
         "\t}",
-        "}",
     ]
-    if settings.http_port:
-        # Plain HTTP only redirects, to the URL clients use (its published port), path and query kept.
-        # ACME's HTTP challenges are answered before any site's routes (modules/caddyhttp/server.go,
-        # HandleHTTPChallenge), so this site does not hide them.
-        lines += ["", "http:// {", f"\tredir {settings.public_url}{{uri}} 308", "}"]
-    return "\n".join(lines) + "\n"
