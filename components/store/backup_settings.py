@@ -127,17 +127,7 @@ def _check_not_placeholder(target: SftpTarget) -> None:
 
 def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], production: bool) -> BackupSettings | None:
     """None when no repository is set (refused in production)."""
-
-    def text(key: str, default: str = "") -> str:
-        raw = values.get(key, default)
-        if raw is None:
-            return ""
-        if not isinstance(raw, str):
-            raise BackupConfigError(key, repr(raw), "expected a string")
-        return raw.strip()
-
-    repository = text("backupRepository")
-    restore_from = text("restoreFrom") or None
+    repository = _text(values, "backupRepository")
     if not repository:
         if production:
             raise BackupConfigError(
@@ -146,12 +136,39 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
                 "(see README, Backups) and the secret backupPassword",
             )  # fmt: skip
         return None  # keys that only a repository uses are refused by settings.ONLY_USED_WITH
+    # Checked in this order, so the first problem named is the same whatever else is wrong.
+    sftp = _repository(repository, secret_keys)
+    password = _password(values, secret_keys)
+    ssh_key, ssh_host_key = _sftp_login(values, secret_keys, sftp)
+    return BackupSettings(
+        repository=repository,
+        password=password,
+        sftp=sftp,
+        ssh_key=ssh_key,
+        ssh_host_key=ssh_host_key,
+        schedule=_schedule(values),
+        keep=_retention(values),
+        restore_from=_restore_from(values),
+        image_ref=_image_ref(values),
+    )
 
-    sftp = None
+
+def _text(values: Mapping[str, Any], key: str, default: str = "") -> str:
+    raw = values.get(key, default)
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise BackupConfigError(key, repr(raw), "expected a string")
+    return raw.strip()
+
+
+def _repository(repository: str, secret_keys: frozenset[str]) -> SftpTarget | None:
+    """Check the repository; the sftp: login it names, if it is one."""
     if repository.startswith("sftp:"):
         sftp = _sftp(repository)
         _check_not_placeholder(sftp)
-    elif repository.startswith("rest:"):
+        return sftp
+    if repository.startswith("rest:"):
         url = urlsplit(repository[len("rest:") :])
         if url.scheme != "https" or not url.hostname:
             raise BackupConfigError(
@@ -162,14 +179,16 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
                 "backupRepository", "credentials stored in clear",
                 "set it with `pulumi config set --secret backupRepository rest:https://USER:PASSWORD@HOST/PATH`",
             )  # fmt: skip
-    else:
-        kind = repository.split(":", 1)[0] if ":" in repository else "a local path"
-        raise BackupConfigError(
-            "backupRepository", repr(kind),
-            "expected sftp:USER@HOST:/path or rest:https://HOST/path (a repository off this host)",
-        )  # fmt: skip
+        return None
+    kind = repository.split(":", 1)[0] if ":" in repository else "a local path"
+    raise BackupConfigError(
+        "backupRepository", repr(kind),
+        "expected sftp:USER@HOST:/path or rest:https://HOST/path (a repository off this host)",
+    )  # fmt: skip
 
-    password = text("backupPassword")
+
+def _password(values: Mapping[str, Any], secret_keys: frozenset[str]) -> str:
+    password = _text(values, "backupPassword")
     if "backupPassword" not in secret_keys and password:
         raise BackupConfigError(
             "backupPassword", "a value stored in clear", "set it with `pulumi config set --secret backupPassword ...`"
@@ -180,36 +199,48 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
             f"the repository's password needs at least {MIN_PASSWORD} characters (keep a copy off the host: "
             "without it no snapshot can ever be read)",
         )  # fmt: skip
+    return password
 
-    ssh_key = text("backupSshKey") or None
-    ssh_host_key = text("backupSshHostKey") or None
-    if sftp is not None:
-        if not ssh_key or "PRIVATE KEY" not in ssh_key or "backupSshKey" not in secret_keys:
-            raise BackupConfigError(
-                "backupSshKey", "(secret) nothing, not a private key, or stored in clear",
-                f"an sftp: repository needs the key that logs in as {sftp.user}: "
-                "`pulumi config set --secret backupSshKey < key`",
-            )  # fmt: skip
-        if not ssh_host_key:
-            raise BackupConfigError(
-                "backupSshHostKey",
-                "nothing",
-                f"pin the host key of {sftp.host} (its /etc/ssh/ssh_host_ed25519_key.pub)",
-            )
-        try:
-            # OpenSSH verifies this one (inside the restic image), which negotiates rsa-sha2 itself.
-            ssh_host_key = check_host_key(ssh_host_key, allow_rsa=True)
-        except HostKeyError as error:
-            raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
 
-    schedule = text("backupSchedule", "hourly")
+def _sftp_login(
+    values: Mapping[str, Any], secret_keys: frozenset[str], sftp: SftpTarget | None
+) -> tuple[str | None, str | None]:
+    """The key restic logs in with and the repository host's pinned key (both required for sftp:)."""
+    ssh_key = _text(values, "backupSshKey") or None
+    ssh_host_key = _text(values, "backupSshHostKey") or None
+    if sftp is None:
+        return ssh_key, ssh_host_key
+    if not ssh_key or "PRIVATE KEY" not in ssh_key or "backupSshKey" not in secret_keys:
+        raise BackupConfigError(
+            "backupSshKey", "(secret) nothing, not a private key, or stored in clear",
+            f"an sftp: repository needs the key that logs in as {sftp.user}: "
+            "`pulumi config set --secret backupSshKey < key`",
+        )  # fmt: skip
+    if not ssh_host_key:
+        raise BackupConfigError(
+            "backupSshHostKey",
+            "nothing",
+            f"pin the host key of {sftp.host} (its /etc/ssh/ssh_host_ed25519_key.pub)",
+        )
+    try:
+        # OpenSSH verifies this one (inside the restic image), which negotiates rsa-sha2 itself.
+        return ssh_key, check_host_key(ssh_host_key, allow_rsa=True)
+    except HostKeyError as error:
+        raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
+
+
+def _schedule(values: Mapping[str, Any]) -> str:
+    schedule = _text(values, "backupSchedule", "hourly")
     if not SCHEDULE.match(schedule):
         raise BackupConfigError(
             "backupSchedule", repr(schedule),
             "expected a systemd OnCalendar time such as hourly, daily, monthly, 'Mon *-*-* 02:00' or '*:0/15' "
             "(letters, digits, spaces and * / : , . ~ _ + -)",
         )  # fmt: skip
+    return schedule
 
+
+def _retention(values: Mapping[str, Any]) -> dict[str, int]:
     keep = {}
     for period, default in KEEP_DEFAULTS.items():
         key = f"backupKeep{period.capitalize()}"
@@ -221,31 +252,26 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
         keep[period] = count
     if not any(keep.values()):
         raise BackupConfigError("backupKeepHourly", "0 for every period", "keep at least one snapshot")
+    return keep
 
+
+def _restore_from(values: Mapping[str, Any]) -> str | None:
+    restore_from = _text(values, "restoreFrom") or None
     if restore_from and not SNAPSHOT.match(restore_from):
         raise BackupConfigError(
             "restoreFrom", repr(restore_from), "expected latest or a snapshot id (8 or 64 hex digits)"
         )
+    return restore_from
 
-    image = text("backupImageRepository", "restic/restic") or "restic/restic"
-    tag = text("backupImageTag", "0.18.0")
+
+def _image_ref(values: Mapping[str, Any]) -> str:
+    image = _text(values, "backupImageRepository", "restic/restic") or "restic/restic"
+    tag = _text(values, "backupImageTag", "0.18.0")
     if not RESTIC_TAG.match(tag):
         raise BackupConfigError("backupImageTag", repr(tag), "expected a restic release such as 0.18.0 (latest floats)")
-    digest = text("backupImageDigest")
+    digest = _text(values, "backupImageDigest")
     if digest and not DIGEST.match(digest):
         raise BackupConfigError(
             "backupImageDigest", repr(digest), "expected sha256: followed by 64 lowercase hex digits"
         )
-    image_ref = f"{image}:{tag}" + (f"@{digest}" if digest else "")
-
-    return BackupSettings(
-        repository=repository,
-        password=password,
-        sftp=sftp,
-        ssh_key=ssh_key,
-        ssh_host_key=ssh_host_key,
-        schedule=schedule,
-        keep=keep,
-        restore_from=restore_from,
-        image_ref=image_ref,
-    )
+    return f"{image}:{tag}" + (f"@{digest}" if digest else "")
