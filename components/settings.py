@@ -463,18 +463,8 @@ def reachable_address(bind_address: str) -> str:
     return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
 
 
-def parse(
-    values: Mapping[str, Any],
-    stack: str,
-    secret_keys: frozenset[str] = frozenset(),
-    environment: Mapping[str, str] | None = None,
-) -> Settings:
-    """Validate raw config values (key -> value, without the project prefix) into Settings.
-
-    `environment` is the process environment the providers will inherit (only what changes where
-    they connect is read)."""
-    _check_environment(environment or {})
-    production = stack == PRODUCTION_STACK
+def _parse_target(values: Mapping[str, Any], production: bool) -> tuple[str, SshSettings | None, str | None]:
+    """Where the index runs: (target, its SSH settings, the local engine's address if not the default)."""
     target = _choice(values, "target", "local", TARGETS)
     if production and target != "ssh":
         raise ConfigError("target", _show(target), "production deploys to a remote host: set target to ssh")
@@ -482,13 +472,18 @@ def parse(
     docker_host = _str(values, "dockerHost") if target == "local" else None
     if docker_host and not re.match(r"^(unix|tcp|npipe)://\S+$", docker_host):
         raise ConfigError("dockerHost", _show(docker_host), "expected unix:///path, tcp://host:port or npipe://...")
+    return target, ssh, docker_host
 
-    repository, tag, digest = _parse_image(values)
+
+def _parse_ports(values: Mapping[str, Any]) -> tuple[int, int]:
     https_port = _int(values, "httpsPort", 443, 1, 65535)
     http_port = _int(values, "httpPort", 80, 0, 65535)
     if http_port == https_port:
         raise ConfigError("httpPort", _show(http_port), "must differ from httpsPort (0 for no plain-HTTP redirect)")
-    bind_address = _parse_bind_address(values)
+    return https_port, http_port
+
+
+def _parse_front_image(values: Mapping[str, Any]) -> tuple[str, str, str | None]:
     front_repository = _str(values, "frontImageRepository", "caddy") or ""
     if not re.match(r"^[a-z0-9]+([._/-][a-z0-9]+)*$", front_repository):
         raise ConfigError("frontImageRepository", _show(front_repository), "expected an image repository such as caddy")
@@ -502,8 +497,15 @@ def parse(
         raise ConfigError(
             "frontImageDigest", _show(front_digest), "expected sha256: followed by 64 lowercase hex digits"
         )
+    return front_repository, front_tag, front_digest
+
+
+def _parse_access(
+    values: Mapping[str, Any], users_secret: bool
+) -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
+    """(what is protected, the users and their passwords, who may upload), consistent with each other."""
     authenticate = _parse_authenticate(values)
-    users = _parse_users(values, "users" in secret_keys)
+    users = _parse_users(values, users_secret)
     if authenticate and not users:
         raise ConfigError(
             "users",
@@ -515,10 +517,11 @@ def parse(
         raise ConfigError(
             "authenticate", "[]", "users are configured but nothing is protected: list the actions to protect"
         )
-    uploaders = _parse_uploaders(values, users)
-    yanked = _parse_yanked(values)
-    if production and authenticate != ACTIONS:
-        raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
+    return authenticate, users, _parse_uploaders(values, users)
+
+
+def _parse_server(values: Mapping[str, Any], production: bool) -> tuple[str, bool]:
+    """pypiserver's server and whether the package volume is protected (production insists on both)."""
     server = _choice(values, "server", "gunicorn", SERVERS)
     if production and server != "gunicorn":
         # The upload guard and the upload audit are gunicorn hooks (components/in_container/gunicorn_conf.py).
@@ -526,7 +529,10 @@ def parse(
     protect_packages = _bool(values, "protectPackages", True)
     if production and not protect_packages:
         raise ConfigError("protectPackages", "false", "production always protects and retains the package volume")
+    return server, protect_packages
 
+
+def _parse_fallback_url(values: Mapping[str, Any]) -> str | None:
     fallback_url = _str(values, "fallbackUrl")
     # Host, port and path only: the URL is written into the Caddyfile, where braces and quotes mean
     # something, and into pypiserver's arguments.
@@ -534,16 +540,47 @@ def parse(
         raise ConfigError(
             "fallbackUrl", _show(fallback_url), "expected an http(s) URL, or leave it unset to disable the fallback"
         )
+    return fallback_url
 
-    default_host = ssh.host if ssh else reachable_address(bind_address)
-    domain = _parse_domain(values, default_host)
-    tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
+
+def _parse_backup(
+    values: Mapping[str, Any], secret_keys: frozenset[str], production: bool, target: str
+) -> BackupSettings | None:
     try:
         backup = parse_backup(values, secret_keys, production)
     except BackupConfigError as error:
         raise ConfigError(error.key, error.shown, error.accepted) from None
     if backup is not None and target != "ssh":
         raise ConfigError("backupRepository", "(set)", "backups run under systemd on a remote host: target ssh")
+    return backup
+
+
+def parse(
+    values: Mapping[str, Any],
+    stack: str,
+    secret_keys: frozenset[str] = frozenset(),
+    environment: Mapping[str, str] | None = None,
+) -> Settings:
+    """Validate raw config values (key -> value, without the project prefix) into Settings.
+
+    `environment` is the process environment the providers will inherit (only what changes where
+    they connect is read)."""
+    _check_environment(environment or {})
+    production = stack == PRODUCTION_STACK
+    target, ssh, docker_host = _parse_target(values, production)
+    repository, tag, digest = _parse_image(values)
+    https_port, http_port = _parse_ports(values)
+    bind_address = _parse_bind_address(values)
+    front_repository, front_tag, front_digest = _parse_front_image(values)
+    authenticate, users, uploaders = _parse_access(values, "users" in secret_keys)
+    yanked = _parse_yanked(values)
+    if production and authenticate != ACTIONS:
+        raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
+    server, protect_packages = _parse_server(values, production)
+    fallback_url = _parse_fallback_url(values)
+    domain = _parse_domain(values, ssh.host if ssh else reachable_address(bind_address))
+    tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
+    backup = _parse_backup(values, secret_keys, production, target)
     settings = Settings(
         stack=stack,
         target=target,
