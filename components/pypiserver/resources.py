@@ -57,47 +57,14 @@ def declare_pypiserver(
     prepared: list[pulumi.Resource] = [programs]
     if htpasswd is not None:
         assert store.auth is not None, "an htpasswd file needs the auth volume"
-        prepared.append(
-            scope.step(
-                "htpasswd",
-                volume_files.write_volume_file(
-                    settings.auth_volume,
-                    server_args.AUTH_DIR,
-                    server_args.HTPASSWD.rsplit("/", 1)[1],
-                    settings.image_ref,
-                    server_args.PYPISERVER_UID,
-                ),
-                depends_on=[image, store.auth],
-                stdin=htpasswd,
-                secret=True,
-            )
-        )
+        prepared.append(_declare_htpasswd(scope, image, store.auth, htpasswd))
         mounts.append(
             docker.ContainerMountArgs(
                 type="volume", source=store.auth.name, target=server_args.AUTH_DIR, read_only=True
             )
         )
-    # Before the provider deletes the running container (it always deletes first), the replacement is
-    # tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while
-    # the running index keeps serving downloads and uploads. It never sees the store (canary.canary).
     command, env = server_args.run_args(settings), server_args.run_env(settings, program_files.gunicorn_config())
-    canary = scope.step(
-        "canary",
-        canary_script(
-            f"{settings.container_name}-canary",
-            settings.image_ref,
-            command,
-            env,
-            [(m.source, m.target) for m in _config_mounts(scope, with_auth=htpasswd is not None)],
-            server_args.PACKAGES_DIR,
-            settings.memory_mb,
-            HEALTHCHECK[1:],
-            settings.health_timeout_seconds,
-        ),
-        depends_on=[image, store.packages, *([store.auth] if store.auth else []), *prepared, *after],
-        # Run again whenever the container would be replaced for its image, arguments or environment.
-        triggers=[image.image_id, json.dumps(command), json.dumps(env)],
-    )
+    canary = _declare_canary(scope, image, store, command, env, htpasswd is not None, [*prepared, *after])
     container = scope.container(
         "container",
         settings.memory_mb,
@@ -113,6 +80,57 @@ def declare_pypiserver(
         depends_on=[*prepared, *after, canary],
     )
     return Pypiserver(image, container, canary, programs)
+
+
+def _declare_htpasswd(
+    scope: Scope, image: docker.RemoteImage, auth: docker.Volume, htpasswd: pulumi.Output[str]
+) -> pulumi.Resource:
+    """The users' hashes into the auth volume (a secret step: the text never shows in clear)."""
+    return scope.step(
+        "htpasswd",
+        volume_files.write_volume_file(
+            scope.settings.auth_volume,
+            server_args.AUTH_DIR,
+            server_args.HTPASSWD.rsplit("/", 1)[1],
+            scope.settings.image_ref,
+            server_args.PYPISERVER_UID,
+        ),
+        depends_on=[image, auth],
+        stdin=htpasswd,
+        secret=True,
+    )
+
+
+def _declare_canary(
+    scope: Scope,
+    image: docker.RemoteImage,
+    store: Store,
+    command: list[str],
+    env: list[str],
+    with_auth: bool,
+    after: Sequence[pulumi.Resource],
+) -> pulumi.Resource:
+    """Before the provider deletes the running container (it always deletes first), the replacement is
+    tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while the
+    running index keeps serving downloads and uploads. It never sees the store (canary.py)."""
+    settings = scope.settings
+    return scope.step(
+        "canary",
+        canary_script(
+            f"{settings.container_name}-canary",
+            settings.image_ref,
+            command,
+            env,
+            [(m.source, m.target) for m in _config_mounts(scope, with_auth=with_auth)],
+            server_args.PACKAGES_DIR,
+            settings.memory_mb,
+            HEALTHCHECK[1:],
+            settings.health_timeout_seconds,
+        ),
+        depends_on=[image, store.packages, *([store.auth] if store.auth else []), *after],
+        # Run again whenever the container would be replaced for its image, arguments or environment.
+        triggers=[image.image_id, json.dumps(command), json.dumps(env)],
+    )
 
 
 def declare_programs(scope: Scope, image: docker.RemoteImage, store: Store) -> pulumi.Resource:
