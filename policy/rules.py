@@ -29,7 +29,7 @@ import re
 import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeGuard
+from typing import Any, NamedTuple, TypeGuard
 
 from pulumi_policy import (
     Policy,
@@ -87,6 +87,17 @@ class Options:
 
 
 NO_OPTIONS = Options()
+
+
+class Subject(NamedTuple):
+    """What every resource rule looks at: the resource as the engine shows it to a policy, and the rule's
+    configuration (None: the rule's defaults)."""
+
+    resource_type: str
+    name: str
+    props: Mapping[str, Any]
+    options: Options = NO_OPTIONS
+    config: Mapping[str, Any] | None = None
 
 
 def _label(resource_type: str, name: str) -> str:
@@ -156,14 +167,9 @@ def _image_problems(label: str, name: str, ref: str, require_digest: bool) -> li
     return problems
 
 
-def image_pinned(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def image_pinned(subject: Subject) -> list[str]:
     """The image is a release tag (never latest or a moving tag), with a digest where `requireDigest` is set."""
+    resource_type, name, props, config = subject.resource_type, subject.name, subject.props, subject.config
     require_digest = bool((config or {}).get("requireDigest", False))
     label = _label(resource_type, name)
     if resource_type == IMAGE:
@@ -223,14 +229,9 @@ def is_index_container(props: Mapping[str, Any], config: Mapping[str, Any] | Non
     return bool(_option_values(args, "--authenticate", "-a") or _option_values(args, "--passwords", "-P"))
 
 
-def auth_protects_all_actions(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def auth_protects_all_actions(subject: Subject) -> list[str]:
     """pypiserver asks for a password for update, download and list (`-a update,download,list -P FILE`)."""
+    resource_type, name, props, config = subject.resource_type, subject.name, subject.props, subject.config
     if resource_type != CONTAINER or not is_index_container(props, config):
         return []
     command = props.get("command")
@@ -294,14 +295,9 @@ def _known_hosts_key(command: str) -> bool:
     return any(PUBLIC_KEY.match(" ".join(parts[i : i + 2])) for i in range(len(parts) - 1))
 
 
-def ssh_host_key_pinned(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def ssh_host_key_pinned(subject: Subject) -> list[str]:
     """Both SSH paths accept only the host's pinned key: the Docker provider and every remote command."""
+    resource_type, name, props = subject.resource_type, subject.name, subject.props
     label = _label(resource_type, name)
     pin = (
         'pin the host\'s key: pulumi config set sshHostKey "ssh-ed25519 AAAA..." (the text of '
@@ -370,14 +366,15 @@ def is_packages_volume(props: Mapping[str, Any], config: Mapping[str, Any] | Non
     return props.get("name") in config.get("volumeNames", ["pypiserver-packages"])
 
 
-def package_volume_protected(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def package_volume_protected(subject: Subject) -> list[str]:
     """The package volume is `protect`ed (and `retainOnDelete`, where the engine lets a policy see it)."""
+    resource_type, name, props, options, config = (
+        subject.resource_type,
+        subject.name,
+        subject.props,
+        subject.options,
+        subject.config,
+    )
     if resource_type != VOLUME or not is_packages_volume(props, config):
         return []
     label = _label(resource_type, name)
@@ -405,14 +402,9 @@ def all_interfaces(ip: Any) -> bool:
         return False
 
 
-def index_not_public_without_tls(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def index_not_public_without_tls(subject: Subject) -> list[str]:
     """pypiserver speaks plain HTTP: it is never published on all interfaces; only the TLS front server is."""
+    resource_type, name, props, config = subject.resource_type, subject.name, subject.props, subject.config
     if resource_type != CONTAINER or not is_index_container(props, config):
         return []
     label = _label(resource_type, name)
@@ -457,14 +449,9 @@ def _capabilities(props: Mapping[str, Any], which: str) -> list[str]:
     return [str(c).upper().removeprefix("CAP_") for c in values if c is not UNKNOWN] if _seq(values) else []
 
 
-def container_unprivileged(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def container_unprivileged(subject: Subject) -> list[str]:
     """Not privileged, no capability beyond Docker's defaults, no-new-privileges, confined, no root with capabilities."""
+    resource_type, name, props = subject.resource_type, subject.name, subject.props
     if resource_type != CONTAINER:
         return []
     label = _label(resource_type, name)
@@ -505,19 +492,14 @@ def container_unprivileged(
 # --- container-memory-limit ----------------------------------------------------------------------------
 
 
-def container_memory_limit(
-    resource_type: str,
-    name: str,
-    props: Mapping[str, Any],
-    options: Options = NO_OPTIONS,
-    config: Mapping[str, Any] | None = None,
-) -> list[str]:
+def container_memory_limit(subject: Subject) -> list[str]:
     """A memory limit (MB).
 
     Swap is not policed: Docker can bound it only where the kernel accounts for swap, and elsewhere
     stores -1 whatever it was asked (moby daemon/daemon_unix.go, verifyPlatformContainerResources),
     so the program declares -1 to read back the same on every host; the memory limit itself holds.
     """
+    resource_type, name, props = subject.resource_type, subject.name, subject.props
     if resource_type != CONTAINER:
         return []
     label = _label(resource_type, name)
@@ -689,17 +671,12 @@ def _policy(rule: Rule) -> ResourceValidationPolicy:
             retain_on_delete=getattr(opts, "retain_on_delete", None),
         )
         config = {**rule.defaults(), **dict(args.get_config() or {})}
-        for message in rule.check(args.resource_type, args.name, plain(args.props), options, config):
+        for message in rule.check(Subject(args.resource_type, args.name, plain(args.props), options, config)):
             report_violation(message, None)
 
+    # No enforcement level here: the pack's default (advisory) applies unless a config file sets one.
     return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        # No enforcement level here: the pack's default (advisory) applies unless a config file sets one.
-        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()})
-        if rule.config
-        else None,
+        name=rule.name, description=rule.description, validate=validate, config_schema=_schema(rule)
     )
 
 
@@ -711,13 +688,13 @@ def _stack_policy(rule: StackRule) -> StackValidationPolicy:
             report_violation(message, None)
 
     return StackValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()})
-        if rule.config
-        else None,
+        name=rule.name, description=rule.description, validate=validate, config_schema=_schema(rule)
     )
+
+
+def _schema(rule: Rule) -> PolicyConfigSchema | None:
+    """The rule's configuration properties, as the engine validates a policy config file against them."""
+    return PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config.items()}) if rule.config else None
 
 
 POLICIES: list[Policy] = [*(_policy(rule) for rule in RULES), *(_stack_policy(rule) for rule in STACK_RULES)]

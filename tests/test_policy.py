@@ -120,7 +120,9 @@ def check(name: str, reg: Registration, props: dict[str, Any] | None = None, **c
     """Rule `name` on a registration (or on changed inputs of it), with the rule's defaults and `config`."""
     rule = RULE[name]
     return rule.check(
-        reg.type, reg.name, reg.plain if props is None else props, options(reg), {**rule.defaults(), **config}
+        rules.Subject(
+            reg.type, reg.name, reg.plain if props is None else props, options(reg), {**rule.defaults(), **config}
+        )
     )
 
 
@@ -130,7 +132,7 @@ def findings(d: Deployment, config_file: str | None) -> dict[tuple[str, str], li
     found = {}
     for reg in d.registrations:
         for rule in rules.RULES:
-            messages = rule.check(reg.type, reg.name, reg.plain, options(reg), config[rule.name][1])
+            messages = rule.check(rules.Subject(reg.type, reg.name, reg.plain, options(reg), config[rule.name][1]))
             if messages:
                 found[(rule.name, reg.name)] = messages
     for stack_rule in rules.STACK_RULES:
@@ -376,7 +378,9 @@ def test_package_volume_passes(production, staging):
         assert check("package-volume-protected", reg) == []
     for volume in staging.of_type(VOLUME):  # the other volumes are re-derived or re-issued
         if volume.name != "pypi-packages":
-            assert rules.package_volume_protected(VOLUME, volume.name, volume.plain, rules.Options()) == []
+            assert (
+                rules.package_volume_protected(rules.Subject(VOLUME, volume.name, volume.plain, rules.Options())) == []
+            )
 
 
 @pytest.mark.parametrize(
@@ -389,7 +393,9 @@ def test_package_volume_passes(production, staging):
 )
 def test_package_volume_refuses(production, protect, retain, expected):
     reg = production.named("pypi-packages")
-    messages = rules.package_volume_protected(VOLUME, reg.name, reg.plain, rules.Options(protect, retain))
+    messages = rules.package_volume_protected(
+        rules.Subject(VOLUME, reg.name, reg.plain, rules.Options(protect, retain))
+    )
     assert_names(reg, messages)
     assert [e for e in expected if any(e in m for m in messages)] == expected
     assert all("pulumi config set protectPackages true" in m for m in messages)
@@ -398,12 +404,12 @@ def test_package_volume_refuses(production, protect, retain, expected):
 def test_package_volume_is_found_by_label_or_name_and_retain_is_unchecked_when_unseen(production):
     reg = production.named("pypi-packages")
     unlabelled = changed(reg, lambda p: p.pop("labels"))
-    assert rules.package_volume_protected(VOLUME, reg.name, unlabelled, rules.Options(protect=False))
+    assert rules.package_volume_protected(rules.Subject(VOLUME, reg.name, unlabelled, rules.Options(protect=False)))
     # Through the SDK, retainOnDelete is not visible (None): only `protect` is checked.
-    assert rules.package_volume_protected(VOLUME, reg.name, reg.plain, rules.Options(protect=True)) == []
+    assert rules.package_volume_protected(rules.Subject(VOLUME, reg.name, reg.plain, rules.Options(protect=True))) == []
     front_data = production.named("pypi-front-data")
     assert rules.package_volume_protected(
-        VOLUME, front_data.name, front_data.plain, rules.Options(), {"roles": ["front-data"]}
+        rules.Subject(VOLUME, front_data.name, front_data.plain, rules.Options(), {"roles": ["front-data"]})
     )
 
 
