@@ -343,7 +343,9 @@ def main(argv: list[str] | None = None) -> int:
         "the publishing container's network namespace",
     )
     parser.add_argument(
-        "--insecure", action="store_true", help="https without verifying (the default when no --ca-file is given)"
+        "--insecure",
+        action="store_true",
+        help="https without verifying the certificate (by default it is verified with --ca-file, or the deployment's own CA)",
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _sigterm)
