@@ -52,6 +52,13 @@ class PackageIndexArgs:
     """The front server's configuration (secret: it holds the users' hashes)."""
 
 
+# The component's outputs, registered under these names (the stack's exports are set in __main__).
+OUTPUTS = (
+    "index_url", "upload_url", "pip_conf", "pypirc", "uv_index", "poetry_source",
+    "ca_certificate", "container_name", "packages_volume", "disk_free",
+)  # fmt: skip
+
+
 class PackageIndex(pulumi.ComponentResource):
     index_url: pulumi.Output[str]
     upload_url: pulumi.Output[str]
@@ -101,6 +108,13 @@ class PackageIndex(pulumi.ComponentResource):
         self.disk_free = health.stdout.apply(disk_line)
         self.ca_certificate = declare_ca_output(scope, front, health)
 
+        self._client_outputs(settings)
+        self.container_name = backend.container.name
+        self.packages_volume = store.packages.name
+        self.register_outputs({name: getattr(self, name) for name in OUTPUTS})
+
+    def _client_outputs(self, settings: Settings) -> None:
+        """What users copy into their tools (client_config), none holding a password."""
         tls_ca_file = settings.tls == "internal"
         self.index_url = pulumi.Output.from_input(index_url(settings.public_url))
         self.upload_url = pulumi.Output.from_input(upload_url(settings.public_url))
@@ -108,19 +122,3 @@ class PackageIndex(pulumi.ComponentResource):
         self.pypirc = pulumi.Output.from_input(render_pypirc(settings.public_url, tls_ca_file))
         self.uv_index = pulumi.Output.from_input(render_uv_index(settings.public_url, tls_ca_file))
         self.poetry_source = pulumi.Output.from_input(render_poetry_source(settings.public_url, tls_ca_file))
-        self.container_name = backend.container.name
-        self.packages_volume = store.packages.name
-        self.register_outputs(
-            {
-                "index_url": self.index_url,
-                "upload_url": self.upload_url,
-                "pip_conf": self.pip_conf,
-                "pypirc": self.pypirc,
-                "uv_index": self.uv_index,
-                "poetry_source": self.poetry_source,
-                "ca_certificate": self.ca_certificate,
-                "container_name": self.container_name,
-                "packages_volume": self.packages_volume,
-                "disk_free": self.disk_free,
-            }
-        )
