@@ -8,8 +8,8 @@ versions) is served on loopback by four servers, each behind a counting TCP prox
 
   ours           the real Caddy with the Caddyfile the program renders (dev stack, auth on update,
                  download and list, one user, TLS from Caddy's internal CA), the real indexer's pages
-                 and PEP 658 metadata, the real pypiserver behind it (tests/real_front.py and
-                 tests/real_pypiserver.py), plus an access log to count requests;
+                 and PEP 658 metadata, the real pypiserver behind it (tests/support/real_front.py and
+                 tests/support/real_pypiserver.py), plus an access log to count requests;
   recipe         pypiserver as the hand-run recipe runs it: `run -P .htpasswd -a update,download,list`,
                  an apr1 htpasswd as `htpasswd -c` makes it, the default server (waitress);
   static         Caddy's plain file_server over HTTP, no auth, of the same pages and .metadata files:
@@ -266,7 +266,7 @@ def _static_trees(store: ResolveStore, index: Path, files_info: dict[str, dict],
 
 
 def _park(indexer: object) -> None:
-    """Idle the indexer's loop before its folders go: tests/real_front.py runs it in a daemon thread that
+    """Idle the indexer's loop before its folders go: tests/support/real_front.py runs it in a daemon thread that
     cannot be stopped, and a scan of a removed folder would end it with a traceback."""
     vars(indexer).update(scan=lambda: 0, check_disk=lambda: False, packages=os.path.sep)
     time.sleep(0.5)  # its loop wakes every 0.2 s: a scan under way ends, the next one is the idle one

@@ -5,6 +5,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+# Shared helpers (the program under mocks, real servers, clients) live apart from the test files.
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 
 def pytest_terminal_summary(terminalreporter):

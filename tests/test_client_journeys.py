@@ -3,7 +3,7 @@ and install through the configuration the stack outputs render (pypirc, pipConf,
 against the real front server, pypiserver and indexer on loopback (as in test_real_index.py).
 
 The everyday journey: a private package (1.0) that depends on a public one. A stand-in public index
-(tests/public_index.py, on another loopback host) holds the public dependency and, for each private
+(tests/support/public_index.py, on another loopback host) holds the public dependency and, for each private
 package, bait: a public project of the same name at version 99.0. The public dependency must come from
 the public index, and the bait never (dependency confusion): the public index records every request, and
 no journey may ever ask it for a private name. The unsafe baselines (pip's extra-index-url, uv's

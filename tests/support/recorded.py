@@ -19,7 +19,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "pypi-index"
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
