@@ -122,7 +122,6 @@ def docker_bootstrap(schedule: str | None = None) -> str:
     session after this one; that command is the docker client, which Debian 13 ships in its own
     package (docker-cli, only recommended by docker.io).
     """
-    major, minor = MIN_ENGINE
     return (
         "set -eu\n"
         # dockerd lives in /usr/sbin, which the PATH of a non-root SSH session (sshd's default,
@@ -131,7 +130,20 @@ def docker_bootstrap(schedule: str | None = None) -> str:
         + 'PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"\n'
         + (calendar_check("backupSchedule", schedule) if schedule else "")
         + apt_waiting_for_locks()
-        + rf"""supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
+        + _engine_floor()
+        + _install_what_is_missing()
+        + _engine_answering()
+        + sshd_allows_parallel_dials()
+        + rf"""echo "docker ready on $(hostname)"
+echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
+"""
+    )
+
+
+def _engine_floor() -> str:
+    """Shell functions `supported VERSION` and `refuse VERSION`, then the installed engine checked."""
+    major, minor = MIN_ENGINE
+    return rf"""supported() {{  # $1: a package or engine version: 20.10.24+dfsg1-1, 5:27.3.1-1~ubuntu.24.04~noble
   numbers=$(printf '%s\n' "$1" | sed -E 's/^[0-9]+://; s/^([0-9]+)\.([0-9]+).*/\1 \2/')
   major=${{numbers% *}}
   minor=${{numbers#* }}
@@ -146,7 +158,13 @@ if command -v dockerd >/dev/null 2>&1; then
   installed=$(dockerd --version | sed -E 's/^Docker version ([^ ,]+).*/\1/')
   supported "$installed" || refuse "$installed"
 fi
-packages=""
+"""
+
+
+def _install_what_is_missing() -> str:
+    """The engine, its client and curl from the distribution, the engine's candidate checked first."""
+    major, minor = MIN_ENGINE
+    return rf"""packages=""
 command -v dockerd >/dev/null 2>&1 || packages="$packages docker.io"
 command -v docker >/dev/null 2>&1 || packages="$packages docker-cli"
 command -v curl >/dev/null 2>&1 || packages="$packages curl"
@@ -167,7 +185,12 @@ if [ -n "$packages" ]; then
   # shellcheck disable=SC2086 # one word per package
   apt install -y -q $packages
 fi
-sudo -n systemctl enable --now docker.service
+"""
+
+
+def _engine_answering() -> str:
+    """The engine enabled and answering, the SSH user in its group, its version checked (`$version`)."""
+    return r"""sudo -n systemctl enable --now docker.service
 me=$(id -un)
 if [ "$me" != root ] && ! id -nG "$me" | tr ' ' '\n' | grep -qx docker; then
   sudo -n usermod -aG docker "$me"
@@ -182,14 +205,9 @@ until sudo -n docker info >/dev/null 2>&1; do
   fi
   sleep 1
 done
-version=$(sudo -n docker version --format '{{{{.Server.Version}}}}')
+version=$(sudo -n docker version --format '{{.Server.Version}}')
 supported "$version" || refuse "$version"
 """
-        + sshd_allows_parallel_dials()
-        + rf"""echo "docker ready on $(hostname)"
-echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
-"""
-    )
 
 
 STACK_MARKER = "/var/lib/pypi-index/stack"
