@@ -64,19 +64,22 @@ def project_copy(destination: Path) -> Path:
     return destination
 
 
-def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_path):
-    from pulumi import automation as auto
-
+def engine_env(target_host, tmp_path: Path) -> dict[str, str]:
+    """An SSH agent holding the host's key (the Docker provider dials through it, as the README tells
+    users) and a local backend with a passphrase."""
     agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
     env = dict(line.split(";", 1)[0].split("=", 1) for line in agent.splitlines() if "=" in line.split(";", 1)[0])
     subprocess.run(["ssh-add", str(target_host.private_key_path)], env={**os.environ, **env}, check=True)
     env.update({"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test"})
     (tmp_path / "state").mkdir()
-    work = project_copy(tmp_path / "project")
-    stack = auto.create_or_select_stack(
-        stack_name="production", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
-    )
-    config = production_config(target_host, backup_server.config("automation"), imageTag="v2.4.1")
+    return env
+
+
+def configure(stack, config: dict) -> None:
+    """Set the stack's config as a user would with `pulumi config set` (secrets as secrets)."""
+    from pulumi import automation as auto
+
+    config = dict(config)
     users = config.pop("users")
     for key, value in config.items():
         secret = key in ("backupPassword", "backupSshKey")
@@ -89,6 +92,17 @@ def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_
             stack.set_config(key, auto.ConfigValue(value=str(value), secret=secret))
     for user, password in users.items():
         stack.set_config(f"users.{user}", auto.ConfigValue(value=password, secret=True), path=True)
+
+
+def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_path):
+    from pulumi import automation as auto
+
+    env = engine_env(target_host, tmp_path)
+    work = project_copy(tmp_path / "project")
+    stack = auto.create_or_select_stack(
+        stack_name="production", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
+    )
+    configure(stack, production_config(target_host, backup_server.config("automation"), imageTag="v2.4.1"))
     try:
         # Pulumi runs 4 operations per CPU at once (`--parallel`, 8 on the 2 cores here): as on a
         # 16-core workstation, where each Docker resource opens its own SSH connection at once.
@@ -111,3 +125,42 @@ def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_
     assert "pypiserver" not in state["containers"] and not state["units"]
     assert "pypiserver-packages" in state["volumes"]
     leave_empty(target_host)  # the shared host, as the other modules expect it
+
+
+# The last commit before components/ became one package per part (issue 16). The programs that run in
+# the containers are the same in both, so the move itself must replace nothing on a deployed stack.
+BEFORE_RESTRUCTURE = "faa45c1c14f245bef58bdc22fb93ce8bf6e9c077"
+
+
+def test_a_stack_deployed_before_the_restructure_updates_in_place(target_host, backup_server, tmp_path):
+    from pulumi import automation as auto
+
+    env = engine_env(target_host, tmp_path)
+    old = tmp_path / "old"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), BEFORE_RESTRUCTURE], check=True)
+    (old / "venv").symlink_to(ROOT / "venv")
+    options = auto.LocalWorkspaceOptions(env_vars=env)
+    config = production_config(target_host, backup_server.config("restructure"), imageTag="v2.4.1")
+    try:
+        before = auto.create_or_select_stack(stack_name="production", work_dir=str(old), opts=options)
+        configure(before, config)
+        assert before.up(on_output=print, parallel=64).summary.result == "succeeded"
+        # The same stack (same backend), now from this checkout's code.
+        work = project_copy(tmp_path / "project")
+        shutil.copy(old / "config" / "Pulumi.production.yaml", work / "config" / "Pulumi.production.yaml")
+        after = auto.select_stack(stack_name="production", work_dir=str(work), opts=options)
+        planned = after.preview(on_output=print).change_summary
+        replaced = {op: n for op, n in planned.items() if op not in (auto.OpType.SAME, auto.OpType.UPDATE)}
+        assert not replaced, f"the restructure must only update in place: {planned}"
+        assert after.up(on_output=print, parallel=64).summary.result == "succeeded"
+        ca = tmp_path / "ca.pem"
+        ca.write_text(after.outputs()["caCertificate"].value)
+        wait_healthy(f"https://127.0.0.1:{target_host.index_port}", timeout=60, ca=ca)
+        changes = after.preview(expect_no_changes=True).change_summary
+        assert set(changes) <= {auto.OpType.SAME}, f"a second run changes nothing: {changes}"
+    finally:
+        stack = auto.select_stack(stack_name="production", work_dir=str(old), opts=options)
+        stack.destroy(on_output=print, exclude_protected=True)
+        stack.workspace.remove_stack("production", force=True)
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
+    leave_empty(target_host)
