@@ -11,6 +11,7 @@ import yaml
 
 from components import settings
 from components.settings import ConfigError, parse
+from components.settings.access import _parse_authenticate
 from recorded import ROOT
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
@@ -311,7 +312,7 @@ def test_pulumi_yaml_declares_every_key_with_type_description_default():
     defaults = {k: v["default"] for k, v in declared.items()}
     parsed = parse({**defaults, "authenticate": []}, "dev")
     assert parsed.image_tag == defaults["imageTag"] and parsed.https_port == defaults["httpsPort"]
-    assert settings._parse_authenticate({"authenticate": defaults["authenticate"]}) == settings.ACTIONS
+    assert _parse_authenticate({"authenticate": defaults["authenticate"]}) == settings.ACTIONS
 
 
 def test_committed_stack_files_name_only_known_keys():
