@@ -18,7 +18,7 @@ The guard, in front of pypiserver in the same process, refuses before anything i
   uploads already accepted and still being written (the front server's pause, from the indexer's last
   reading, lets two uploads in at once: each would pass alone).
 The naming rules are the indexer's own: static_index.py, which the program delivers into the same
-folder as this file (components/program_files.py), so the guard and the pages can never disagree.
+folder as this file (components/pypiserver/programs.py), so the guard and the pages can never disagree.
 
 pypiserver itself logs an upload's user only at INFO (with every request) and a removal's never.
 The hook reads what pypiserver already parsed: bottle caches a request's forms and files in the

@@ -7,7 +7,8 @@ PEP 700's versions, sizes and upload times), and every wheel's core metadata is 
 pypiserver renders `/simple/<name>/` by normalising the requested name against every file in the
 store, on every request (~100 pages/s at 10,000 files). These pages are written once per change and
 served by the front server as files. This module runs INSIDE a container of the pypiserver image
-(Python 3.10 there): standard library only. The program sends its source as `python3 -c`.
+(Python 3.10 there): standard library only. The program delivers it as a file
+(components/pypiserver/programs.py).
 
 It watches the folder with Linux inotify: pypiserver writes an upload in place and closes it before
 it answers the upload, so the close wakes the indexer and the file is listed at once (an upload is

@@ -27,7 +27,8 @@ class Store:
     auth: docker.Volume | None
     """pypiserver's htpasswd file, when anything is protected."""
     hooks: docker.Volume
-    """pypiserver's gunicorn configuration (the upload audit)."""
+    """The programs that run in the containers: gunicorn's configuration (the upload guard and audit)
+    and the indexer (components/pypiserver/programs.py)."""
     internal: docker.Network
     """pypiserver's only network: no way in or out except through the front server."""
     public: docker.Network

@@ -73,29 +73,23 @@ def health_gate(
     address: str,
     containers: list[str],
     timeout_seconds: int,
-    indexer: IndexerReading | None = None,
+    indexer: IndexerReading,
 ) -> str:
     """Fail the deploy unless the index answers healthy through the front server's port in time.
 
     It connects to `address` (the host's own side of the published port) under the certificate's
     name, so TLS and routing are exercised as clients see them; `-k` because it checks that the index
     answers, not who signed its certificate (an ACME certificate may take longer than the first try).
-    With `indexer`, it also waits until the indexer it deployed has written its reading (a dead or
-    crash-looping indexer leaves the pages stale while everything else answers), and prints the
-    reading last. On failure it prints every container's state and last log lines, so the error says why.
+    It also waits until the indexer it deployed has written its reading (a dead or crash-looping
+    indexer leaves the pages stale while everything else answers), and prints the reading last. On failure it prints every container's state and last log lines, so the error says why.
     """
     host = f"[{domain}]" if ":" in domain else domain
     url = f"https://{host}:{port}{HEALTH_PATH}"
     resolve = shlex.quote(f"{host}:{port}:{address}")
-    disk_check = disk_echo = ""
-    if indexer:
-        read_disk = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.report])
-        written_by = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.mark])
-        deployed = shlex.join(["docker", "inspect", "--format", "{{.Config.Hostname}}", indexer.container])
-        disk_check = (
-            f' && [ "$({written_by} 2>/dev/null)" = "$({deployed} 2>/dev/null)" ] && {read_disk} >/dev/null 2>&1'
-        )
-        disk_echo = f'\n    echo "disk: $({read_disk})"'
+    read_disk = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.report])
+    written_by = shlex.join(["docker", "exec", indexer.reader, "cat", indexer.mark])
+    deployed = shlex.join(["docker", "inspect", "--format", "{{.Config.Hostname}}", indexer.container])
+    disk_check = f' && [ "$({written_by} 2>/dev/null)" = "$({deployed} 2>/dev/null)" ] && {read_disk} >/dev/null 2>&1'
     diagnose = "\n".join(
         f"    docker inspect --format '{{{{.Name}}}}: {{{{.State.Status}}}}, exit code {{{{.State.ExitCode}}}}' {shlex.quote(c)} >&2 || true\n"
         f"    docker logs --tail 20 {shlex.quote(c)} >&2 || true"
@@ -106,7 +100,8 @@ set -eu
 deadline=$(( $(date +%s) + {timeout_seconds} ))
 while :; do
   if curl -fsS -k -o /dev/null --max-time 3 --resolve {resolve} {shlex.quote(url)}{disk_check}; then
-    echo "healthy: {url}"{disk_echo}
+    echo "healthy: {url}"
+    echo "disk: $({read_disk})"
     exit 0
   fi
   if [ "$(date +%s)" -ge "$deadline" ]; then
