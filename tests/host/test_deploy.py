@@ -206,7 +206,7 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
             with pytest.raises(ConnectionError, match="docker: command not found"):
                 engine.version()
         else:
-            with pytest.raises(Exception, match="Host key verification failed"):
+            with pytest.raises(ConnectionError, match="Host key verification failed"):
                 engine.version()
     assert host_state(site.host) == before
 
