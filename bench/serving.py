@@ -1,7 +1,7 @@
 """Serving benchmark: the recipe, the image's default, what our program deploys, and the static limit.
 
-    venv/bin/python bench/serving.py            # full: 10,000 files, 10 s per load phase (~7 min)
-    venv/bin/python bench/serving.py --quick    # smoke: 1,000 files, 3 s per phase (~3 min)
+    venv/bin/python bench/serving.py            # full: 10,000 files, 10 s per load phase (several minutes)
+    venv/bin/python bench/serving.py --quick    # smoke: 1,000 files, 3 s per phase (~2 min)
 
 Starts four configurations side by side on copies of one store of package files (bench/configs.py),
 with the pinned software the deployment runs (the pypiserver v2.4.1 stand-in of tests/host/images.py),
