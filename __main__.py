@@ -9,14 +9,16 @@ from components.package_index import PackageIndex, PackageIndexArgs
 from components.pypiserver.htpasswd import hash_users, render_htpasswd
 
 config = settings.load()
-target = host.connect(config)
+backup = config.store.backup
+target = host.connect(config.host, config.stack, config.front.address, backup.schedule if backup else None)
 
 # Hashing happens inside the secret: everything derived from the passwords stays secret.
 context = f"{pulumi.get_project()}/{config.stack}"
-hashes = pulumi.Output.secret(config.users).apply(lambda users: hash_users(users, context, config.bcrypt_rounds))
+access = config.access
+hashes = pulumi.Output.secret(access.users).apply(lambda users: hash_users(users, context, access.bcrypt_rounds))
 # pypiserver checks uploads itself, so its file names only the users who may upload.
-htpasswd = hashes.apply(lambda h: render_htpasswd({u: h[u] for u in config.uploaders})) if config.authenticate else None
-caddyfile = hashes.apply(lambda h: render_caddyfile(config, h))
+htpasswd = hashes.apply(lambda h: render_htpasswd({u: h[u] for u in access.uploaders})) if access.authenticate else None
+caddyfile = hashes.apply(lambda h: render_caddyfile(config.front, access, config.pypiserver.fallback_url, h))
 
 index = PackageIndex(
     "pypi",

@@ -28,10 +28,11 @@ from .client_config import (
     upload_url,
 )
 from .front.resources import declare_ca_output, declare_front, front_name
+from .front.settings import FrontSettings
 from .host.target import Target
 from .in_container.static_index import DISK_REPORT, WRITER_MARK
 from .indexer.resources import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
-from .pypiserver.resources import declare_pypiserver
+from .pypiserver.resources import Credentials, declare_pypiserver
 from .scope import Scope
 from .settings import Settings
 from .store.backup import declare_backup
@@ -74,46 +75,58 @@ class PackageIndex(pulumi.ComponentResource):
     def __init__(self, name: str, args: PackageIndexArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pypiserver:index:PackageIndex", name, None, opts)
         settings = args.settings
-        scope = Scope(name, settings, args.target, self)
+        scope = Scope(name, settings.container_name, args.target, self)
 
-        store = declare_store(scope, with_auth=args.htpasswd is not None)
+        store = declare_store(scope, settings.store, with_auth=args.htpasswd is not None)
         # Backups (a remote host only); a restore fills the empty store before any container starts.
-        backup = declare_backup(scope, settings.backup, store) if settings.backup else None
+        backup_settings = settings.store.backup
+        backup = declare_backup(scope, settings.store, backup_settings, store) if backup_settings else None
         restored = backup.ready if backup else []
-        image = scope.image("image", settings.image_ref)
-        backend = declare_pypiserver(scope, image, store, args.htpasswd, after=restored)
-        indexer = declare_indexer(scope, image, store, after=[*restored, backend.programs, backend.canary])
-        declare_yanked(scope, image, store, after=[backend.canary])
-        front = declare_front(scope, store, args.caddyfile, backend.container, after=restored)
+        pypiserver = settings.pypiserver
+        image = scope.image("image", pypiserver.image.ref)
+        credentials = (
+            Credentials(settings.access.authenticate, args.htpasswd, settings.store.auth_volume)
+            if args.htpasswd is not None
+            else None
+        )
+        timeout = settings.supervision.health_timeout_seconds
+        backend = declare_pypiserver(scope, pypiserver, image, store, credentials, timeout, after=restored)
+        indexer = declare_indexer(
+            scope, image, store, settings.front.max_upload_mb, after=[*restored, backend.programs, backend.canary]
+        )
+        declare_yanked(scope, settings.indexer, image, pypiserver.image.ref, store, after=[backend.canary])
+        front = declare_front(scope, settings.front, store, args.caddyfile, backend.container, after=restored)
 
         containers = {
-            settings.container_name: (backend.container, "package index (pypiserver)"),
-            indexer_name(settings): (indexer, "static index pages"),
-            front_name(settings): (front.container, "front server (TLS, authentication)"),
+            scope.container_name: (backend.container, "package index (pypiserver)"),
+            indexer_name(scope): (indexer, "static index pages"),
+            front_name(scope): (front.container, "front server (TLS, authentication)"),
         }
         gate_after: list[pulumi.Resource] = [c for c, _ in containers.values()]
         if scope.systemd:
             gate_after.append(declare_units(scope, containers))
         health = declare_health_gate(
             scope,
-            [front_name(settings), settings.container_name, indexer_name(settings)],
+            settings.supervision,
+            settings.front,
+            [front_name(scope), scope.container_name, indexer_name(scope)],
             [backend.container, front.container, indexer],
             after=gate_after,
             indexer=IndexerReading(
-                front_name(settings), f"{INDEX_DIR}/{DISK_REPORT}", f"{INDEX_DIR}/{WRITER_MARK}", indexer_name(settings)
+                front_name(scope), f"{INDEX_DIR}/{DISK_REPORT}", f"{INDEX_DIR}/{WRITER_MARK}", indexer_name(scope)
             ),
         )
         # The store's free space as the deploy found it (the indexer's reading, which also decides
         # when uploads pause): `pulumi stack output diskFree`.
         self.disk_free = health.stdout.apply(disk_line)
-        self.ca_certificate = declare_ca_output(scope, front, health)
+        self.ca_certificate = declare_ca_output(scope, settings.front, front, health)
 
-        self._client_outputs(settings)
+        self._client_outputs(settings.front)
         self.container_name = backend.container.name
         self.packages_volume = store.packages.name
         self.register_outputs({name: getattr(self, name) for name in OUTPUTS})
 
-    def _client_outputs(self, settings: Settings) -> None:
+    def _client_outputs(self, settings: FrontSettings) -> None:
         """What users copy into their tools (client_config), none holding a password."""
         tls_ca_file = settings.tls == "internal"
         self.index_url = pulumi.Output.from_input(index_url(settings.public_url))

@@ -1,9 +1,9 @@
-"""What every part of the deployment shares: its name prefix, settings, target and parent component.
+"""What every part of the deployment shares: its names, target and parent component.
 
 Each part (the package store, pypiserver, the front server, the indexer, supervision) lives in a
-module of its own and declares its resources through a `Scope`, so they all get the same parent (and
+package of its own and declares its resources through a `Scope`, so they all get the same parent (and
 so the same URNs as when one constructor declared everything), the same provider, and the same
-container conventions.
+container conventions. A part's settings come as its own section, beside the scope.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ import pulumi_docker as docker
 from pulumi_command import local, remote
 
 from .host.target import Target
-from .settings import Settings
 
 
 @dataclass(frozen=True)
 class Scope:
     name: str
     """The component's name: every child is named `<name>-<suffix>`."""
-    settings: Settings
+    container_name: str
+    """pypiserver's container: every other Docker name the deployment owns starts with it."""
     target: Target
     parent: pulumi.Resource
 
@@ -43,6 +43,10 @@ class Scope:
 
     def child_name(self, suffix: str) -> str:
         return f"{self.name}-{suffix}"
+
+    def docker_name(self, suffix: str) -> str:
+        """A container, volume or network of this deployment, as Docker names it."""
+        return f"{self.container_name}-{suffix}"
 
     def image(self, suffix: str, ref: str) -> docker.RemoteImage:
         return docker.RemoteImage(

@@ -184,7 +184,7 @@ def test_caddyfile_is_valid_for_the_pinned_caddy(stack, overrides, tmp_path):
 BACKUP = parse(
     {**stack_config("production"), **REMOTE_OVERRIDES, "backupSchedule": "*:0/15"}, "production",
     frozenset({"users", "backupPassword", "backupSshKey"}),
-).backup  # fmt: skip
+).store.backup  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["backup", "status"])
@@ -224,8 +224,8 @@ def _schedule(schedule: str) -> str | None:
         if error.key != "backupSchedule":
             raise
         return None
-    assert parsed.backup is not None
-    return parsed.backup.schedule
+    assert parsed.store.backup is not None
+    return parsed.store.backup.schedule
 
 
 def _host_check(schedule: str) -> subprocess.CompletedProcess:

@@ -89,6 +89,9 @@ BAD = [
     ),
     ("staging", remote(restoreFrom="yesterday"), "restoreFrom", "latest or a snapshot id"),
     ("staging", remote(backupImageTag="latest"), "backupImageTag", "restic release"),
+    ("staging", remote(backupImageRepository="Not A Repo"), "backupImageRepository", "image repository"),
+    ("staging", remote(frontImageRepository="caddy:2"), "frontImageRepository", "such as caddy"),
+    ("staging", remote(imageRepository="pypiserver:2"), "imageRepository", "such as pypiserver/pypiserver"),
     (
         "staging",
         remote(
@@ -221,18 +224,26 @@ def test_users_stored_in_clear_are_refused():
 
 def test_valid_remote_settings():
     result = parse(remote(sshPort="2222", authenticate='["list", "update"]'), "staging", SECRETS)
-    assert result.ssh is not None and result.ssh.port == 2222 and result.ssh.host_key == HOST_KEY
-    assert result.authenticate == ("update", "list"), "pypiserver's order, whatever the config's order"
-    assert result.image_ref == "pypiserver/pypiserver:v2.4.1"
-    assert result.public_url == "https://pypi.internal.example"
-    assert result.tls == "internal" and result.domain == "pypi.internal.example" and result.https_port == 443
-    assert result.bcrypt_rounds == 10 and not result.allow_overwrite and result.fallback_url is None
+    assert result.host.ssh is not None and result.host.ssh.port == 2222 and result.host.ssh.host_key == HOST_KEY
+    assert result.access.authenticate == ("update", "list"), "pypiserver's order, whatever the config's order"
+    assert result.pypiserver.image.ref == "pypiserver/pypiserver:v2.4.1"
+    assert result.front.public_url == "https://pypi.internal.example"
+    assert (
+        result.front.tls == "internal"
+        and result.front.domain == "pypi.internal.example"
+        and result.front.https_port == 443
+    )
+    assert (
+        result.access.bcrypt_rounds == 10
+        and not result.pypiserver.allow_overwrite
+        and result.pypiserver.fallback_url is None
+    )
 
 
 @pytest.mark.parametrize("key", [HOST_KEY, ECDSA_256, ECDSA_384, ECDSA_521])
 def test_every_key_type_pulumi_command_can_verify_is_accepted(key):
     result = parse(remote(sshHostKey=key + " root@host"), "staging", SECRETS)
-    assert result.ssh is not None and result.ssh.host_key == key
+    assert result.host.ssh is not None and result.host.ssh.host_key == key
 
 
 @pytest.mark.parametrize("environment", [{"DOCKER_CONTEXT": "remote-box"}, {"DOCKER_CONTEXT": "default"}])
@@ -245,19 +256,21 @@ def test_docker_context_in_the_environment_is_refused(values, environment):
 
 def test_backup_settings():
     result = parse(remote(backupSchedule="*:0/15", backupKeepDaily="30", restoreFrom="latest"), "production", SECRETS)
-    assert result.backup is not None
-    assert result.backup.sftp is not None and result.backup.sftp.host == "backup.internal.example"
-    assert result.backup.sftp.path == "/srv/restic/pypi-index" and result.backup.sftp.port == 22
-    assert result.backup.keep == {"hourly": 24, "daily": 30, "weekly": 8, "monthly": 12}
-    assert result.backup.restore_from == "latest" and result.backup.image_ref == "restic/restic:0.18.0"
-    url = parse(remote(backupRepository="sftp://backup@10.0.0.5:2222//srv/r"), "staging", SECRETS).backup
+    assert result.store.backup is not None
+    assert result.store.backup.sftp is not None and result.store.backup.sftp.host == "backup.internal.example"
+    assert result.store.backup.sftp.path == "/srv/restic/pypi-index" and result.store.backup.sftp.port == 22
+    assert result.store.backup.keep == {"hourly": 24, "daily": 30, "weekly": 8, "monthly": 12}
+    assert result.store.backup.restore_from == "latest" and result.store.backup.image_ref == "restic/restic:0.18.0"
+    url = parse(remote(backupRepository="sftp://backup@10.0.0.5:2222//srv/r"), "staging", SECRETS).store.backup
     assert (
         url is not None
         and url.sftp is not None
         and (url.sftp.host, url.sftp.port, url.sftp.path) == ("10.0.0.5", 2222, "/srv/r")
     )
     assert "restic repository passphrase" not in repr(result) and "PRIVATE" not in repr(result)
-    assert parse(remote(**dict.fromkeys(BACKUP)), "staging", SECRETS).backup is None, "optional outside production"
+    assert parse(remote(**dict.fromkeys(BACKUP)), "staging", SECRETS).store.backup is None, (
+        "optional outside production"
+    )
 
 
 @pytest.mark.parametrize(
@@ -278,14 +291,14 @@ def test_backup_secrets_stored_in_clear_are_refused(changes, key):
 def test_host_key_comment_is_dropped_and_digest_pins():
     digest = "sha256:" + "ab" * 32
     result = parse(remote(sshHostKey=HOST_KEY + " root@host", imageDigest=digest), "production", SECRETS)
-    assert result.ssh is not None and result.ssh.host_key == HOST_KEY
-    assert result.image_ref == f"pypiserver/pypiserver:v2.4.1@{digest}"
+    assert result.host.ssh is not None and result.host.ssh.host_key == HOST_KEY
+    assert result.pypiserver.image.ref == f"pypiserver/pypiserver:v2.4.1@{digest}"
 
 
 def test_dev_needs_no_ssh_no_users():
     result = parse({"target": "local", "authenticate": [], "protectPackages": "false"}, "dev")
-    assert result.ssh is None and result.users == {} and result.authenticate == ()
-    assert result.public_url == "https://127.0.0.1"
+    assert result.host.ssh is None and result.access.users == {} and result.access.authenticate == ()
+    assert result.front.public_url == "https://127.0.0.1"
 
 
 def test_secret_values_are_not_in_repr():
@@ -311,7 +324,7 @@ def test_pulumi_yaml_declares_every_key_with_type_description_default():
     # The declared defaults are what the program itself assumes (one source of truth in practice).
     defaults = {k: v["default"] for k, v in declared.items()}
     parsed = parse({**defaults, "authenticate": []}, "dev")
-    assert parsed.image_tag == defaults["imageTag"] and parsed.https_port == defaults["httpsPort"]
+    assert parsed.pypiserver.image.tag == defaults["imageTag"] and parsed.front.https_port == defaults["httpsPort"]
     assert _parse_authenticate({"authenticate": defaults["authenticate"]}) == settings.ACTIONS
 
 
@@ -326,22 +339,22 @@ def test_committed_stack_files_name_only_known_keys():
 
 def test_tls_modes():
     acme = parse(remote(tls="acme", domain="pypi.example.com", acmeEmail="ops@example.com"), "production", SECRETS)
-    assert acme.tls == "acme" and acme.public_url == "https://pypi.example.com" and acme.hsts
+    assert acme.front.tls == "acme" and acme.front.public_url == "https://pypi.example.com" and acme.front.hsts
     key = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n"
     supplied = parse(remote(tls="supplied", tlsCertificate=CERT, tlsKey=key, httpsPort="8443"), "staging", SECRETS)
     assert (
-        supplied.tls_key == key.strip()
-        and supplied.public_url == "https://pypi.internal.example:8443"
-        and not supplied.hsts
+        supplied.front.tls_key == key.strip()
+        and supplied.front.public_url == "https://pypi.internal.example:8443"
+        and not supplied.front.hsts
     )
     assert key not in repr(supplied)
 
 
 def test_uploaders_default_to_every_user_and_are_a_subset():
     two = {"ci": PASSWORD, "alice": PASSWORD}
-    assert parse(remote(users=two), "staging", SECRETS).uploaders == ("alice", "ci")
-    assert parse(remote(users=two, uploaders=["ci", "ci"]), "staging", SECRETS).uploaders == ("ci",)
-    assert parse(remote(users=two, uploaders='["ci"]'), "staging", SECRETS).uploaders == ("ci",)
+    assert parse(remote(users=two), "staging", SECRETS).access.uploaders == ("alice", "ci")
+    assert parse(remote(users=two, uploaders=["ci", "ci"]), "staging", SECRETS).access.uploaders == ("ci",)
+    assert parse(remote(users=two, uploaders='["ci"]'), "staging", SECRETS).access.uploaders == ("ci",)
 
 
 def test_yanked_releases_are_keyed_by_pep_503_name_with_their_reasons():
@@ -350,8 +363,11 @@ def test_yanked_releases_are_keyed_by_pep_503_name_with_their_reasons():
         "staging",
         SECRETS,
     )
-    assert settings.yanked == {"team-tool": {"1.2.0": "broken wheel", "1.3": ""}, "other-lib": {"2.0rc1": "bad"}}
-    assert parse(remote(), "staging", SECRETS).yanked == {}
+    assert settings.indexer.yanked == {
+        "team-tool": {"1.2.0": "broken wheel", "1.3": ""},
+        "other-lib": {"2.0rc1": "bad"},
+    }
+    assert parse(remote(), "staging", SECRETS).indexer.yanked == {}
 
 
 # A valid value, other than its default, for every key that only some configurations read.

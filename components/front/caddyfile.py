@@ -28,7 +28,8 @@ from collections.abc import Mapping
 
 from ..in_container.static_index import METADATA_DIR, PAUSED_FLAG
 from ..pypiserver.args import HEALTH_PATH, PORT
-from ..settings import Settings
+from ..settings.access import AccessSettings
+from .settings import FrontSettings
 
 CONFIG_DIR = "/etc/caddy"
 CADDYFILE = f"{CONFIG_DIR}/Caddyfile"
@@ -100,14 +101,14 @@ def _answered_here(
     ]
 
 
-def _unknown_pages(settings: Settings, hashes: Mapping[str, str], protected: bool) -> list[str]:
+def _unknown_pages(fallback_url: str | None, hashes: Mapping[str, str], protected: bool) -> list[str]:
     """A simple page the indexer has not written: the project is not here. The front server answers
     it itself, to every user who may list: 404, or with a fallback index the redirect pypiserver
     would give (pypiserver, whose password file names only the uploaders, would refuse a reader).
     Only a name the index lacks entirely goes there: a missing version of a name it has fails."""
-    if settings.fallback_url:
+    if fallback_url:
         # /simple/<name>/ -> <fallback>/<name>/, as pypiserver's own redirect (_app.py, simpleindex)
-        answer = f"redir {settings.fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
+        answer = f"redir {fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
     else:
         answer = 'respond "no such project here" 404'
     return ["", *_answered_here("unknown_page", ["method GET HEAD", "path /simple/*"], [answer], hashes, protected)]
@@ -143,9 +144,12 @@ def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
     return [f"\t\t{opening}", *users, "\t\t}"]
 
 
-def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
-    """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them)."""
-    protect = set(settings.authenticate)
+def render_caddyfile(
+    settings: FrontSettings, access: AccessSettings, fallback_url: str | None, hashes: Mapping[str, str]
+) -> str:
+    """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them);
+    `fallback_url` is pypiserver's, which the front server follows the same way for unknown projects."""
+    protect = set(access.authenticate)
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
     lines = [
         "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
@@ -160,9 +164,9 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
         *_file_routes(hashes, "download" in protect),
         *_redirects(hashes, "list" in protect),
         *_page_routes(hashes, "list" in protect),
-        *_unknown_pages(settings, hashes, "list" in protect),
+        *_unknown_pages(fallback_url, hashes, "list" in protect),
         "",
-        *_backend_route(settings, hashes, protect),
+        *_backend_route(settings.max_upload_mb, access.uploaders, hashes, protect),
         "}",
     ]
     if settings.http_port:
@@ -173,7 +177,7 @@ def render_caddyfile(settings: Settings, hashes: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _certificate_note(settings: Settings) -> list[str]:
+def _certificate_note(settings: FrontSettings) -> list[str]:
     """Naming the supplied certificate makes a rotation change this text: the step that writes it
     then runs again and reloads Caddy, after the new certificate and key are in place."""
     if settings.tls != "supplied":
@@ -181,7 +185,7 @@ def _certificate_note(settings: Settings) -> list[str]:
     return [f"# certificate sha256:{hashlib.sha256((settings.tls_certificate or '').encode()).hexdigest()}"]
 
 
-def _global_options(settings: Settings) -> list[str]:
+def _global_options(settings: FrontSettings) -> list[str]:
     # skip_install_trust: the internal CA is for clients to trust, not the machine Caddy runs on.
     options = ["\tadmin localhost:2019", f"\tdefault_sni {settings.domain}", "\tskip_install_trust"]
     if settings.tls == "acme" and settings.acme_email:
@@ -193,7 +197,7 @@ def _global_options(settings: Settings) -> list[str]:
     return options
 
 
-def _site_settings(settings: Settings) -> list[str]:
+def _site_settings(settings: FrontSettings) -> list[str]:
     """TLS, HSTS, the access log of uploads and removals, and the request size limit."""
     tls = {
         "internal": "\ttls internal",
@@ -296,16 +300,18 @@ def _page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
     ]
 
 
-def _backend_route(settings: Settings, hashes: Mapping[str, str], protect: set[str]) -> list[str]:
+def _backend_route(
+    max_upload_mb: int, uploaders: tuple[str, ...], hashes: Mapping[str, str], protect: set[str]
+) -> list[str]:
     """Everything else goes to pypiserver: uploads (after their size, length and the disk are checked
     here) and the rare dynamic page."""
-    limit = settings.max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
+    limit = max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
     return [
         "\thandle {",
         "\t\t@update method POST",
         "\t\t@list not method POST",
         # Only uploaders may upload; every user may read (roles). pypiserver's own file agrees.
-        *(_auth("@update", {u: hashes[u] for u in settings.uploaders}) if "update" in protect else []),
+        *(_auth("@update", {u: hashes[u] for u in uploaders}) if "update" in protect else []),
         *(_auth("@list", hashes) if "list" in protect else []),
         # Refuse an oversized upload from its Content-Length, before any of it reaches pypiserver:
         # request_body's limit alone cuts the stream mid-way, and pypiserver then stores the
@@ -316,7 +322,7 @@ def _backend_route(settings: Settings, hashes: Mapping[str, str], protect: set[s
         "\t\t\texpression `{http.request.header.Content-Length}.matches('^[0-9]{1,18}$') && "
         f"int({{http.request.header.Content-Length}}) > {limit}`",
         "\t\t}",
-        f'\t\trespond @too_large "uploads are limited to {settings.max_upload_mb} MB" 413',
+        f'\t\trespond @too_large "uploads are limited to {max_upload_mb} MB" 413',
         "\t\t@no_length {",
         "\t\t\tmethod POST",
         "\t\t\tnot header Content-Length *",

@@ -15,9 +15,9 @@ import pulumi_docker as docker
 from .. import volume_files
 from ..indexer.resources import INDEX_DIR, STORE_DIR
 from ..scope import Scope
-from ..settings import Settings
 from ..store.volumes import Store, front_config_volume
 from . import caddyfile, scripts
+from .settings import FrontSettings
 
 # The front server binds 80/443 inside its container; nothing else needs a capability.
 # Spelled as Docker stores them: the provider's Go client sends CAP_NET_BIND_SERVICE whatever it is
@@ -26,8 +26,8 @@ from . import caddyfile, scripts
 FRONT_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CAP_NET_BIND_SERVICE"])
 
 
-def front_name(settings: Settings) -> str:
-    return f"{settings.container_name}-front"
+def front_name(scope: Scope) -> str:
+    return scope.docker_name("front")
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,8 @@ class Front:
 
 
 def _config_files(
-    scope: Scope, image: docker.RemoteImage, store: Store, config: pulumi.Output[str]
+    scope: Scope, settings: FrontSettings, image: docker.RemoteImage, store: Store, config: pulumi.Output[str]
 ) -> list[pulumi.Resource]:
-    settings = scope.settings
-
     def config_file(
         suffix: str, path: str, content: pulumi.Input[str], then: str = "", after: Sequence[pulumi.Resource] = ()
     ) -> pulumi.Resource:
@@ -51,7 +49,7 @@ def _config_files(
                 front_config_volume(scope),
                 caddyfile.CONFIG_DIR,
                 path.removeprefix(caddyfile.CONFIG_DIR + "/"),
-                settings.front_image_ref,
+                settings.image.ref,
                 0,
                 then=then,
             ),
@@ -75,14 +73,13 @@ def _config_files(
             "caddyfile",
             caddyfile.CADDYFILE,
             config,
-            then=scripts.reload_front(front_name(settings), caddyfile.CADDYFILE),
+            then=scripts.reload_front(front_name(scope), caddyfile.CADDYFILE),
             after=tls_files,
         ),
     ]
 
 
-def _ports(scope: Scope) -> list[docker.ContainerPortArgs]:
-    settings = scope.settings
+def _ports(settings: FrontSettings) -> list[docker.ContainerPortArgs]:
     ports = [(caddyfile.INNER_HTTPS, settings.https_port)]
     if settings.http_port:
         ports.append((caddyfile.INNER_HTTP, settings.http_port))
@@ -94,19 +91,20 @@ def _ports(scope: Scope) -> list[docker.ContainerPortArgs]:
 
 def declare_front(
     scope: Scope,
+    settings: FrontSettings,
     store: Store,
     config: pulumi.Output[str],
     backend: docker.Container,
     after: Sequence[pulumi.Resource] = (),
 ) -> Front:
-    image = scope.image("front-image", scope.settings.front_image_ref)
-    files = _config_files(scope, image, store, config)
+    image = scope.image("front-image", settings.image.ref)
+    files = _config_files(scope, settings, image, store, config)
     container = scope.container(
         "front",
         128,
-        name=front_name(scope.settings),
+        name=front_name(scope),
         image=image.image_id,
-        ports=_ports(scope),
+        ports=_ports(settings),
         networks_advanced=[
             docker.ContainerNetworksAdvancedArgs(name=store.public.name),
             docker.ContainerNetworksAdvancedArgs(name=store.internal.name),
@@ -131,13 +129,15 @@ def pem_text(stdout: str) -> str:
     return stdout if not stdout or stdout.endswith("\n") else stdout + "\n"
 
 
-def declare_ca_output(scope: Scope, front: Front, health: pulumi.Resource) -> pulumi.Output[str]:
+def declare_ca_output(
+    scope: Scope, settings: FrontSettings, front: Front, health: pulumi.Resource
+) -> pulumi.Output[str]:
     """The internal CA's certificate, which clients trust (`tls: internal`); empty otherwise."""
-    if scope.settings.tls != "internal":
+    if settings.tls != "internal":
         return pulumi.Output.from_input("")
     ca = scope.step(
         "ca",
-        scripts.read_file_in(front_name(scope.settings), caddyfile.CA_CERT),
+        scripts.read_file_in(front_name(scope), caddyfile.CA_CERT),
         # A new front container may hold a new CA (for instance after its data volume was lost).
         triggers=[front.container.id],
         depends_on=[health],

@@ -18,8 +18,8 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
-from ..settings import Settings, SshSettings, reachable_address
 from . import scripts
+from .settings import HostSettings, SshSettings
 
 
 def known_hosts_pattern(ssh: SshSettings) -> str:
@@ -104,14 +104,15 @@ class Target:
         )
 
 
-def connect(settings: Settings) -> Target:
-    """Build the target for this stack: providers are made once, here."""
+def connect(settings: HostSettings, stack_name: str, address: str, backup_schedule: str | None) -> Target:
+    """Build the target for this stack: providers are made once, here. `address`: where the published
+    ports answer on the host itself; `backup_schedule`: the timer the bootstrap checks, if any."""
     if settings.ssh is None:
         return Target(
             docker=docker.Provider("docker-local", host=settings.docker_host),
             docker_host=settings.docker_host,
             supervisor="docker",
-            address=reachable_address(settings.bind_address),
+            address=address,
         )
     ssh = settings.ssh
     connection = remote.ConnectionArgs(
@@ -123,7 +124,7 @@ def connect(settings: Settings) -> Target:
         dial_error_limit=3,
         per_dial_timeout=15,
     )
-    stack = f"{pulumi.get_project()}/{settings.stack}"
+    stack = f"{pulumi.get_project()}/{stack_name}"
     # First of all: this must be the host the stack's state describes (see scripts.host_guard_update).
     # Its `update` runs, on the new connection, whenever the connection changes.
     guard = remote.Command(
@@ -137,7 +138,7 @@ def connect(settings: Settings) -> Target:
     bootstrap = remote.Command(
         "docker-bootstrap",
         connection=connection,
-        create=scripts.as_command(scripts.docker_bootstrap(settings.backup.schedule if settings.backup else None)),
+        create=scripts.as_command(scripts.docker_bootstrap(backup_schedule)),
         add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(depends_on=[guard]),
     )
@@ -150,7 +151,7 @@ def connect(settings: Settings) -> Target:
     return Target(
         docker=provider,
         supervisor="systemd",
-        address=reachable_address(settings.bind_address),
+        address=address,
         connection=connection,
         ready=(bootstrap,),
     )

@@ -18,8 +18,8 @@ from ..in_container import static_index
 from ..pypiserver import args as server_args
 from ..pypiserver import programs as program_files
 from ..scope import Scope
-from ..settings import Settings
 from ..store.volumes import Store, pages_volume
+from .settings import IndexerSettings
 
 # Where the indexer and the front server mount the package and pages volumes: paths that exist in
 # neither image. While a volume is empty, Docker copies the image's content at the mount point,
@@ -34,34 +34,38 @@ INDEX_DIR = "/srv/index"
 NO_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"])
 
 
-def indexer_name(settings: Settings) -> str:
-    return f"{settings.container_name}-indexer"
+def indexer_name(scope: Scope) -> str:
+    return scope.docker_name("indexer")
 
 
 def declare_yanked(
-    scope: Scope, image: docker.RemoteImage, store: Store, after: Sequence[pulumi.Resource] = ()
+    scope: Scope,
+    settings: IndexerSettings,
+    image: docker.RemoteImage,
+    image_ref: str,
+    store: Store,
+    after: Sequence[pulumi.Resource] = (),
 ) -> pulumi.Resource:
     """The yank list (PEP 592), as config says, into the pages volume: the indexer re-renders the
     pages when it changes. Nothing is deleted; un-yanking is removing the entry."""
     return scope.step(
         "yanked",
-        volume_files.write_volume_file(
-            pages_volume(scope), INDEX_DIR, static_index.YANKED_FILE, scope.settings.image_ref, 0
-        ),
+        volume_files.write_volume_file(pages_volume(scope), INDEX_DIR, static_index.YANKED_FILE, image_ref, 0),
         # After the canary: a new image runs nothing else until it has proved it starts.
         depends_on=[image, store.pages, *after],
-        stdin=json.dumps(scope.settings.yanked, sort_keys=True),
+        stdin=json.dumps(settings.yanked, sort_keys=True),
     )
 
 
 def declare_indexer(
-    scope: Scope, image: docker.RemoteImage, store: Store, after: Sequence[pulumi.Resource] = ()
+    scope: Scope, image: docker.RemoteImage, store: Store, max_upload_mb: int, after: Sequence[pulumi.Resource] = ()
 ) -> docker.Container:
+    """`max_upload_mb`: the largest upload the front server lets through; the indexer keeps room for one."""
     return scope.container(
         "indexer",
         128,
         depends_on=after,
-        name=indexer_name(scope.settings),
+        name=indexer_name(scope),
         image=image.image_id,
         entrypoints=[
             "python3",
@@ -70,7 +74,7 @@ def declare_indexer(
             INDEX_DIR,
             # The largest upload the front server lets through, in bytes (Caddy's MB): uploads pause
             # while the disk could not take one and keep its margin.
-            str(scope.settings.max_upload_mb * 1_000_000),
+            str(max_upload_mb * 1_000_000),
         ],
         user="0:0",  # writes into the root-owned pages volume; holds no capability at all
         capabilities=NO_CAPABILITIES,

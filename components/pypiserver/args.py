@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..settings import Settings
+from .settings import PypiserverSettings
 
 PORT = 8080
 PACKAGES_DIR = "/data/packages"
@@ -18,7 +18,7 @@ PYPISERVER_UID = 9898
 HEALTH_PATH = "/health"
 
 
-def run_args(settings: Settings) -> list[str]:
+def run_args(settings: PypiserverSettings, authenticate: tuple[str, ...]) -> list[str]:
     """Arguments after the image's entrypoint, which passes them to `pypi-server` as given.
 
     The server is always named: as soon as arguments are given, the image's entrypoint no longer
@@ -26,8 +26,8 @@ def run_args(settings: Settings) -> list[str]:
     image's /data/gunicorn.conf.py (gevent worker), as the image's own default does.
     """
     args = ["run", "--port", str(PORT), "--server", settings.server]
-    if settings.authenticate:
-        args += ["--passwords", HTPASSWD, "--authenticate", ",".join(settings.authenticate)]
+    if authenticate:
+        args += ["--passwords", HTPASSWD, "--authenticate", ",".join(authenticate)]
     else:
         args += ["--passwords", ".", "--authenticate", "."]
     if settings.allow_overwrite:
@@ -42,7 +42,7 @@ def run_args(settings: Settings) -> list[str]:
     return args
 
 
-def run_env(settings: Settings, gunicorn_config: str) -> list[str]:
+def run_env(settings: PypiserverSettings, gunicorn_config: str) -> list[str]:
     """The container's environment: gunicorn reads our configuration, the file at `gunicorn_config`
     (only gunicorn has the upload guard and audit)."""
     return [f"GUNICORN_CMD_ARGS=--config {gunicorn_config}"] if settings.server == "gunicorn" else []

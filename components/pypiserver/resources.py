@@ -19,6 +19,7 @@ from ..store.volumes import Store, hooks_volume
 from . import args as server_args
 from . import programs as program_files
 from .canary import canary_script
+from .settings import PypiserverSettings
 
 # The image has python3 but no curl.
 HEALTHCHECK = [
@@ -28,6 +29,18 @@ HEALTHCHECK = [
     "import urllib.request; urllib.request.urlopen("
     f"'http://127.0.0.1:{server_args.PORT}{server_args.HEALTH_PATH}', timeout=4)",
 ]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What pypiserver checks uploads against, when anything is protected."""
+
+    authenticate: tuple[str, ...]
+    """The protected actions."""
+    htpasswd: pulumi.Output[str]
+    """The uploaders' hashes (secret)."""
+    volume: str
+    """The Docker name of the volume that holds them (the store's auth volume)."""
 
 
 @dataclass(frozen=True)
@@ -43,32 +56,38 @@ class Pypiserver:
 
 def declare_pypiserver(
     scope: Scope,
+    settings: PypiserverSettings,
     image: docker.RemoteImage,
     store: Store,
-    htpasswd: pulumi.Output[str] | None,
+    credentials: Credentials | None,
+    health_timeout_seconds: int,
     after: Sequence[pulumi.Resource] = (),
 ) -> Pypiserver:
-    settings = scope.settings
+    """`health_timeout_seconds`: how long the canary may take to answer healthy."""
     mounts = [
         docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR),
         docker.ContainerMountArgs(type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True),
     ]
-    programs = declare_programs(scope, image, store)
+    programs = declare_programs(scope, settings, image, store)
     prepared: list[pulumi.Resource] = [programs]
-    if htpasswd is not None:
+    if credentials is not None:
         assert store.auth is not None, "an htpasswd file needs the auth volume"
-        prepared.append(_declare_htpasswd(scope, image, store.auth, htpasswd))
+        prepared.append(_declare_htpasswd(scope, settings, image, store.auth, credentials))
         mounts.append(
             docker.ContainerMountArgs(
                 type="volume", source=store.auth.name, target=server_args.AUTH_DIR, read_only=True
             )
         )
-    command, env = server_args.run_args(settings), server_args.run_env(settings, program_files.gunicorn_config())
-    canary = _declare_canary(scope, image, store, command, env, htpasswd is not None, [*prepared, *after])
+    authenticate = credentials.authenticate if credentials else ()
+    command = server_args.run_args(settings, authenticate)
+    env = server_args.run_env(settings, program_files.gunicorn_config())
+    canary = _declare_canary(
+        scope, settings, image, store, (command, env), credentials, health_timeout_seconds, [*prepared, *after]
+    )
     container = scope.container(
         "container",
         settings.memory_mb,
-        name=settings.container_name,
+        name=scope.container_name,
         image=image.image_id,
         command=command,
         envs=env,
@@ -83,49 +102,55 @@ def declare_pypiserver(
 
 
 def _declare_htpasswd(
-    scope: Scope, image: docker.RemoteImage, auth: docker.Volume, htpasswd: pulumi.Output[str]
+    scope: Scope,
+    settings: PypiserverSettings,
+    image: docker.RemoteImage,
+    auth: docker.Volume,
+    credentials: Credentials,
 ) -> pulumi.Resource:
     """The users' hashes into the auth volume (a secret step: the text never shows in clear)."""
     return scope.step(
         "htpasswd",
         volume_files.write_volume_file(
-            scope.settings.auth_volume,
+            credentials.volume,
             server_args.AUTH_DIR,
             server_args.HTPASSWD.rsplit("/", 1)[1],
-            scope.settings.image_ref,
+            settings.image.ref,
             server_args.PYPISERVER_UID,
         ),
         depends_on=[image, auth],
-        stdin=htpasswd,
+        stdin=credentials.htpasswd,
         secret=True,
     )
 
 
 def _declare_canary(
     scope: Scope,
+    settings: PypiserverSettings,
     image: docker.RemoteImage,
     store: Store,
-    command: list[str],
-    env: list[str],
-    with_auth: bool,
+    run: tuple[list[str], list[str]],
+    credentials: Credentials | None,
+    timeout_seconds: int,
     after: Sequence[pulumi.Resource],
 ) -> pulumi.Resource:
     """Before the provider deletes the running container (it always deletes first), the replacement is
     tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while the
-    running index keeps serving downloads and uploads. It never sees the store (canary.py)."""
-    settings = scope.settings
+    running index keeps serving downloads and uploads. It never sees the store (canary.py).
+    `run`: the container's command and environment."""
+    command, env = run
     return scope.step(
         "canary",
         canary_script(
-            f"{settings.container_name}-canary",
-            settings.image_ref,
+            scope.docker_name("canary"),
+            settings.image.ref,
             command,
             env,
-            [(m.source, m.target) for m in _config_mounts(scope, with_auth=with_auth)],
+            [(m.source, m.target) for m in _config_mounts(scope, credentials)],
             server_args.PACKAGES_DIR,
             settings.memory_mb,
             HEALTHCHECK[1:],
-            settings.health_timeout_seconds,
+            timeout_seconds,
         ),
         depends_on=[image, store.packages, *([store.auth] if store.auth else []), *after],
         # Run again whenever the container would be replaced for its image, arguments or environment.
@@ -133,7 +158,9 @@ def _declare_canary(
     )
 
 
-def declare_programs(scope: Scope, image: docker.RemoteImage, store: Store) -> pulumi.Resource:
+def declare_programs(
+    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, store: Store
+) -> pulumi.Resource:
     """The programs that run in the containers (gunicorn's configuration, the indexer), into the hooks
     volume as one folder named by their hash (program_files). The step keeps its first name: it
     delivered gunicorn's configuration alone before, and a new name would be a new resource."""
@@ -143,7 +170,7 @@ def declare_programs(scope: Scope, image: docker.RemoteImage, store: Store) -> p
             hooks_volume(scope),
             server_args.HOOKS_DIR,
             program_files.digest(),
-            scope.settings.image_ref,
+            settings.image.ref,
             program_files.KEEP,
         ),
         depends_on=[image, store.hooks],
@@ -157,11 +184,10 @@ class _Mount:
     target: str
 
 
-def _config_mounts(scope: Scope, with_auth: bool) -> list[_Mount]:
+def _config_mounts(scope: Scope, credentials: Credentials | None) -> list[_Mount]:
     """The configuration volumes pypiserver mounts, by Docker name (the canary mounts them too; never
     the package store)."""
-    settings = scope.settings
     mounts = [_Mount(hooks_volume(scope), server_args.HOOKS_DIR)]
-    if with_auth:
-        mounts.append(_Mount(settings.auth_volume, server_args.AUTH_DIR))
+    if credentials is not None:
+        mounts.append(_Mount(credentials.volume, server_args.AUTH_DIR))
     return mounts

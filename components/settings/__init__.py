@@ -11,52 +11,23 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..store.backup_settings import BackupConfigError, BackupSettings, parse_backup
-from .access import _parse_access, _parse_image, _parse_server, _parse_volume, _parse_yanked
-from .connection import _check_environment, _parse_target, reachable_address
-from .front import (
-    _parse_bind_address,
-    _parse_domain,
-    _parse_fallback_url,
-    _parse_front_image,
-    _parse_ports,
-    _parse_public_url,
-    _parse_tls,
-)
-from .keys import KEYS, ONLY_USED_WITH, SECRET_KEYS, _refuse_what_does_nothing, declared_defaults
-from .model import Settings, SshSettings
-from .values import (
-    ACTIONS,
-    MAX_ROUNDS,
-    MIN_PASSWORD,
-    MIN_ROUNDS,
-    PRODUCTION_STACK,
-    PROJECT,
-    ConfigError,
-    EnvironmentConflict,
-    _bool,
-    _int,
-    _show,
-)
+from ..config_reading import PRODUCTION_STACK, PROJECT, ConfigError, read_docker_name
+from ..front.settings import parse_front
+from ..host.settings import EnvironmentConflict, check_environment, parse_host
+from ..indexer.settings import parse_indexer
+from ..pypiserver.settings import parse_pypiserver
+from ..store.settings import parse_store
+from ..supervision.settings import parse_supervision
+from .access import ACTIONS, MIN_PASSWORD, parse_access
+from .keys import KEYS, ONLY_USED_WITH, SECRET_KEYS, declared_defaults, refuse_what_does_nothing
+from .model import Settings
 
-# What the rest of the program and the tests read from here; the parts live in the modules beside
-# this one (values, model, connection, access, front, keys).
+# What the rest of the program and the tests read from here: each section lives with its part
+# (host/settings.py, store/settings.py, ...), the shared readers in config_reading.py.
 __all__ = [
     "ACTIONS", "KEYS", "MIN_PASSWORD", "ONLY_USED_WITH", "SECRET_KEYS", "ConfigError", "EnvironmentConflict",
-    "Settings", "SshSettings", "declared_defaults", "load", "parse", "reachable_address",
+    "Settings", "declared_defaults", "load", "parse",
 ]  # fmt: skip
-
-
-def _parse_backup(
-    values: Mapping[str, Any], secret_keys: frozenset[str], production: bool, target: str
-) -> BackupSettings | None:
-    try:
-        backup = parse_backup(values, secret_keys, production)
-    except BackupConfigError as error:
-        raise ConfigError(error.key, error.shown, error.accepted) from None
-    if backup is not None and target != "ssh":
-        raise ConfigError("backupRepository", "(set)", "backups run under systemd on a remote host: target ssh")
-    return backup
 
 
 def parse(
@@ -69,60 +40,21 @@ def parse(
 
     `environment` is the process environment the providers will inherit (only what changes where
     they connect is read)."""
-    _check_environment(environment or {})
+    check_environment(environment or {})
     production = stack == PRODUCTION_STACK
-    target, ssh, docker_host = _parse_target(values, production)
-    repository, tag, digest = _parse_image(values)
-    https_port, http_port = _parse_ports(values)
-    bind_address = _parse_bind_address(values)
-    front_repository, front_tag, front_digest = _parse_front_image(values)
-    authenticate, users, uploaders = _parse_access(values, "users" in secret_keys)
-    yanked = _parse_yanked(values)
-    if production and authenticate != ACTIONS:
-        raise ConfigError("authenticate", _show(list(authenticate)), "production protects update, download and list")
-    server, protect_packages = _parse_server(values, production)
-    fallback_url = _parse_fallback_url(values)
-    domain = _parse_domain(values, ssh.host if ssh else reachable_address(bind_address))
-    tls, acme_email, tls_certificate, tls_key = _parse_tls(values, domain)
-    backup = _parse_backup(values, secret_keys, production, target)
+    host = parse_host(values, production)
     settings = Settings(
         stack=stack,
-        target=target,
-        ssh=ssh,
-        docker_host=docker_host,
-        image_repository=repository,
-        image_tag=tag,
-        image_digest=digest,
-        https_port=https_port,
-        http_port=http_port,
-        bind_address=bind_address,
-        domain=domain,
-        tls=tls,
-        acme_email=acme_email,
-        tls_certificate=tls_certificate,
-        tls_key=tls_key,
-        public_url=_parse_public_url(values, domain, https_port),
-        max_upload_mb=_int(values, "maxUploadMb", 1024, 1, 102400),
-        front_image_repository=front_repository,
-        front_image_tag=front_tag,
-        front_image_digest=front_digest,
-        authenticate=authenticate,
-        users=users,
-        uploaders=uploaders,
-        yanked=yanked,
-        bcrypt_rounds=_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
-        allow_overwrite=_bool(values, "allowOverwrite", False),
-        fallback_url=fallback_url,
-        server=server,
-        memory_mb=_int(values, "memoryMb", 256, 64, 65536),
-        health_timeout_seconds=_int(values, "healthTimeoutSeconds", 90, 5, 1800),
-        protect_packages=protect_packages,
-        packages_volume=_parse_volume(values, "packagesVolume", "pypiserver-packages"),
-        auth_volume=_parse_volume(values, "authVolume", "pypiserver-auth"),
-        container_name=_parse_volume(values, "containerName", "pypiserver"),
-        backup=backup,
+        container_name=read_docker_name(values, "containerName", "pypiserver"),
+        host=host,
+        access=parse_access(values, "users" in secret_keys, production),
+        pypiserver=parse_pypiserver(values, production),
+        indexer=parse_indexer(values),
+        front=parse_front(values, host.ssh.host if host.ssh else None, production),
+        store=parse_store(values, secret_keys, production, host.target),
+        supervision=parse_supervision(values),
     )
-    _refuse_what_does_nothing(values, settings)
+    refuse_what_does_nothing(values, settings)
     return settings
 
 

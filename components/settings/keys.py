@@ -9,9 +9,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..config_reading import ConfigError, show
+from ..host.settings import SSH_KEYS
 from ..store import backup_settings
+from .access import USER_KEYS
 from .model import Settings
-from .values import ConfigError, _show
 
 # Keys that may hold a secret: Pulumi.yaml cannot declare them (a secret cannot have a default there).
 SECRET_KEYS = ("users", "sshPrivateKey", "tlsKey", "backupPassword", "backupSshKey", "backupRepository")
@@ -62,23 +64,23 @@ KEYS = (
 # Keys that only some configurations read, with where they are read: set anywhere else, one would do
 # nothing, silently, so it is refused there instead, saying where it is used.
 ONLY_USED_WITH: tuple[tuple[tuple[str, ...], Callable[[Settings], bool], str], ...] = (
-    (("acmeEmail",), lambda s: s.tls == "acme", "tls: acme"),
-    (("tlsCertificate", "tlsKey"), lambda s: s.tls == "supplied", "tls: supplied"),
+    (("acmeEmail",), lambda s: s.front.tls == "acme", "tls: acme"),
+    (("tlsCertificate", "tlsKey"), lambda s: s.front.tls == "supplied", "tls: supplied"),
+    (SSH_KEYS, lambda s: s.host.target == "ssh", "target: ssh"),
     (
-        ("sshHost", "sshPort", "sshUser", "sshHostKey", "insecureSkipHostKeyCheck", "sshPrivateKey"),
-        lambda s: s.target == "ssh",
-        "target: ssh",
+        ("dockerHost",),
+        lambda s: s.host.target == "local",
+        "target: local (an ssh target reaches Docker through sshHost)",
     ),
-    (("dockerHost",), lambda s: s.target == "local", "target: local (an ssh target reaches Docker through sshHost)"),
-    (("uploaders", "bcryptRounds", "authVolume"), lambda s: bool(s.users), "users (and the actions they protect)"),
+    ((*USER_KEYS, "authVolume"), lambda s: bool(s.access.users), "users (and the actions they protect)"),
     (
         tuple(k for k in backup_settings.KEYS if k not in ("backupRepository", *backup_settings.SFTP_KEYS)),
-        lambda s: s.backup is not None,
+        lambda s: s.store.backup is not None,
         "backupRepository",
     ),
     (
         backup_settings.SFTP_KEYS,
-        lambda s: s.backup is not None and s.backup.sftp is not None,
+        lambda s: s.store.backup is not None and s.store.backup.sftp is not None,
         "an sftp: backupRepository",
     ),
 )
@@ -102,11 +104,11 @@ def _is_set(values: Mapping[str, Any], key: str) -> bool:
     return key not in defaults or value != defaults[key]
 
 
-def _refuse_what_does_nothing(values: Mapping[str, Any], settings: Settings) -> None:
+def refuse_what_does_nothing(values: Mapping[str, Any], settings: Settings) -> None:
     for keys, used, where in ONLY_USED_WITH:
         if used(settings):
             continue
         for key in keys:
             if _is_set(values, key):
-                shown = "(secret)" if key in SECRET_KEYS else _show(values[key])
+                shown = "(secret)" if key in SECRET_KEYS else show(values[key])
                 raise ConfigError(key, shown, f"only used with {where}: remove it from this stack's config")

@@ -20,6 +20,7 @@ import pulumi
 from ..scope import Scope
 from . import backup_scripts
 from .backup_settings import BackupSettings
+from .settings import StoreSettings
 from .volumes import Store, front_data_volume
 
 
@@ -31,12 +32,13 @@ class Backup:
     """The installed timer."""
 
 
-def volumes_of(scope: Scope) -> dict[str, str]:
-    return {"packages": scope.settings.packages_volume, "front-data": front_data_volume(scope)}
+def volumes_of(scope: Scope, packages_volume: str) -> dict[str, str]:
+    """What is backed up, by Docker name: the packages and the front server's data."""
+    return {"packages": packages_volume, "front-data": front_data_volume(scope)}
 
 
-def declare_backup(scope: Scope, backup: BackupSettings, store: Store) -> Backup:
-    volumes = volumes_of(scope)
+def declare_backup(scope: Scope, settings: StoreSettings, backup: BackupSettings, store: Store) -> Backup:
+    volumes = volumes_of(scope, settings.packages_volume)
     image = scope.image("backup-image", backup.image_ref)
     secrets = scope.step(
         "backup-secrets",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..config_reading import DOCUMENTATION_NETS, ConfigError, read_image
 from ..host.keys import HostKeyError, check_host_key
 
 # The schedules whose worst-case loss the program can state.
@@ -40,13 +41,8 @@ KEYS = (
     "backupImageDigest",
     "restoreFrom",
 )
-# RFC 5737 and 3849: what the committed stack files use as placeholders.
-DOCUMENTATION_NETS = tuple(
-    ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
-)
 MIN_PASSWORD = 16
 RESTIC_TAG = re.compile(r"^\d+\.\d+\.\d+$")
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -83,27 +79,19 @@ class BackupSettings:
         return {"hourly": 3600, "daily": 86400, "weekly": 604800}.get(self.schedule)
 
 
-class BackupConfigError(ValueError):
-    """Raised through settings.ConfigError's format: key, what was given, what is accepted."""
-
-    def __init__(self, key: str, shown: str, accepted: str):
-        self.key, self.shown, self.accepted = key, shown, accepted
-        super().__init__(f"{key}: {shown}; {accepted}")
-
-
 def _sftp(repository: str) -> SftpTarget:
     """`sftp:user@host:/path` or `sftp://user@host:port//path` (restic's two forms)."""
     if repository.startswith("sftp://"):
         url = urlsplit(repository)
         if not url.username or not url.hostname or not url.path.startswith("//"):
-            raise BackupConfigError(
+            raise ConfigError(
                 "backupRepository", "an sftp:// URL without user, host or absolute path",
                 "expected sftp://USER@HOST:PORT//absolute/path",
             )  # fmt: skip
         return SftpTarget(url.username, url.hostname, url.port or 22, url.path[1:])
     match = re.fullmatch(r"sftp:([A-Za-z0-9._-]+)@([A-Za-z0-9.:-]+?):(/[^\s:]*)", repository)
     if not match:
-        raise BackupConfigError(
+        raise ConfigError(
             "backupRepository",
             repr(repository),
             "expected sftp:USER@HOST:/absolute/path (or sftp://USER@HOST:PORT//path)",
@@ -118,7 +106,7 @@ def _check_not_placeholder(target: SftpTarget) -> None:
     except ValueError:
         return
     if any(address in net for net in DOCUMENTATION_NETS):
-        raise BackupConfigError(
+        raise ConfigError(
             "backupRepository",
             repr(target.host),
             "that is a documentation placeholder: set your backup server's address",
@@ -130,7 +118,7 @@ def parse_backup(values: Mapping[str, Any], secret_keys: frozenset[str], product
     repository = _text(values, "backupRepository")
     if not repository:
         if production:
-            raise BackupConfigError(
+            raise ConfigError(
                 "backupRepository", "nothing",
                 "production keeps encrypted backups off the host: set an sftp: or rest: repository "
                 "(see README, Backups) and the secret backupPassword",
@@ -158,7 +146,7 @@ def _text(values: Mapping[str, Any], key: str, default: str = "") -> str:
     if raw is None:
         return ""
     if not isinstance(raw, str):
-        raise BackupConfigError(key, repr(raw), "expected a string")
+        raise ConfigError(key, repr(raw), "expected a string")
     return raw.strip()
 
 
@@ -171,17 +159,15 @@ def _repository(repository: str, secret_keys: frozenset[str]) -> SftpTarget | No
     if repository.startswith("rest:"):
         url = urlsplit(repository[len("rest:") :])
         if url.scheme != "https" or not url.hostname:
-            raise BackupConfigError(
-                "backupRepository", "a rest: repository", "expected rest:https://HOST/PATH (TLS only)"
-            )
+            raise ConfigError("backupRepository", "a rest: repository", "expected rest:https://HOST/PATH (TLS only)")
         if url.password and "backupRepository" not in secret_keys:
-            raise BackupConfigError(
+            raise ConfigError(
                 "backupRepository", "credentials stored in clear",
                 "set it with `pulumi config set --secret backupRepository rest:https://USER:PASSWORD@HOST/PATH`",
             )  # fmt: skip
         return None
     kind = repository.split(":", 1)[0] if ":" in repository else "a local path"
-    raise BackupConfigError(
+    raise ConfigError(
         "backupRepository", repr(kind),
         "expected sftp:USER@HOST:/path or rest:https://HOST/path (a repository off this host)",
     )  # fmt: skip
@@ -190,11 +176,11 @@ def _repository(repository: str, secret_keys: frozenset[str]) -> SftpTarget | No
 def _password(values: Mapping[str, Any], secret_keys: frozenset[str]) -> str:
     password = _text(values, "backupPassword")
     if "backupPassword" not in secret_keys and password:
-        raise BackupConfigError(
+        raise ConfigError(
             "backupPassword", "a value stored in clear", "set it with `pulumi config set --secret backupPassword ...`"
         )
     if len(password) < MIN_PASSWORD:
-        raise BackupConfigError(
+        raise ConfigError(
             "backupPassword", "(secret) nothing or a short password",
             f"the repository's password needs at least {MIN_PASSWORD} characters (keep a copy off the host: "
             "without it no snapshot can ever be read)",
@@ -211,13 +197,13 @@ def _sftp_login(
     if sftp is None:
         return ssh_key, ssh_host_key
     if not ssh_key or "PRIVATE KEY" not in ssh_key or "backupSshKey" not in secret_keys:
-        raise BackupConfigError(
+        raise ConfigError(
             "backupSshKey", "(secret) nothing, not a private key, or stored in clear",
             f"an sftp: repository needs the key that logs in as {sftp.user}: "
             "`pulumi config set --secret backupSshKey < key`",
         )  # fmt: skip
     if not ssh_host_key:
-        raise BackupConfigError(
+        raise ConfigError(
             "backupSshHostKey",
             "nothing",
             f"pin the host key of {sftp.host} (its /etc/ssh/ssh_host_ed25519_key.pub)",
@@ -226,13 +212,13 @@ def _sftp_login(
         # OpenSSH verifies this one (inside the restic image), which negotiates rsa-sha2 itself.
         return ssh_key, check_host_key(ssh_host_key, allow_rsa=True)
     except HostKeyError as error:
-        raise BackupConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
+        raise ConfigError("backupSshHostKey", repr(ssh_host_key[:40]), str(error)) from None
 
 
 def _schedule(values: Mapping[str, Any]) -> str:
     schedule = _text(values, "backupSchedule", "hourly")
     if not SCHEDULE.match(schedule):
-        raise BackupConfigError(
+        raise ConfigError(
             "backupSchedule", repr(schedule),
             "expected a systemd OnCalendar time such as hourly, daily, monthly, 'Mon *-*-* 02:00' or '*:0/15' "
             "(letters, digits, spaces and * / : , . ~ _ + -)",
@@ -248,30 +234,21 @@ def _retention(values: Mapping[str, Any]) -> dict[str, int]:
         if isinstance(count, str) and count.strip().isdigit():
             count = int(count)
         if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 1000:
-            raise BackupConfigError(key, repr(count), "expected a whole number from 0 to 1000")
+            raise ConfigError(key, repr(count), "expected a whole number from 0 to 1000")
         keep[period] = count
     if not any(keep.values()):
-        raise BackupConfigError("backupKeepHourly", "0 for every period", "keep at least one snapshot")
+        raise ConfigError("backupKeepHourly", "0 for every period", "keep at least one snapshot")
     return keep
 
 
 def _restore_from(values: Mapping[str, Any]) -> str | None:
     restore_from = _text(values, "restoreFrom") or None
     if restore_from and not SNAPSHOT.match(restore_from):
-        raise BackupConfigError(
-            "restoreFrom", repr(restore_from), "expected latest or a snapshot id (8 or 64 hex digits)"
-        )
+        raise ConfigError("restoreFrom", repr(restore_from), "expected latest or a snapshot id (8 or 64 hex digits)")
     return restore_from
 
 
 def _image_ref(values: Mapping[str, Any]) -> str:
-    image = _text(values, "backupImageRepository", "restic/restic") or "restic/restic"
-    tag = _text(values, "backupImageTag", "0.18.0")
-    if not RESTIC_TAG.match(tag):
-        raise BackupConfigError("backupImageTag", repr(tag), "expected a restic release such as 0.18.0 (latest floats)")
-    digest = _text(values, "backupImageDigest")
-    if digest and not DIGEST.match(digest):
-        raise BackupConfigError(
-            "backupImageDigest", repr(digest), "expected sha256: followed by 64 lowercase hex digits"
-        )
-    return f"{image}:{tag}" + (f"@{digest}" if digest else "")
+    return read_image(
+        values, "backup", "restic/restic:0.18.0", RESTIC_TAG, "a restic release such as 0.18.0 (latest floats)"
+    ).ref

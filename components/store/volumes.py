@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi_docker as docker
 
 from ..scope import Scope
+from .settings import StoreSettings
 
 
 @dataclass(frozen=True)
@@ -36,25 +37,23 @@ class Store:
 
 
 def pages_volume(scope: Scope) -> str:
-    return f"{scope.settings.container_name}-pages"
+    return scope.docker_name("pages")
 
 
 def hooks_volume(scope: Scope) -> str:
-    return f"{scope.settings.container_name}-hooks"
+    return scope.docker_name("hooks")
 
 
 def front_config_volume(scope: Scope) -> str:
-    return f"{scope.settings.container_name}-front-config"
+    return scope.docker_name("front-config")
 
 
 def front_data_volume(scope: Scope) -> str:
     """The front server's certificates, internal CA and ACME account (backed up with the packages)."""
-    return f"{scope.settings.container_name}-front-data"
+    return scope.docker_name("front-data")
 
 
-def declare_store(scope: Scope, with_auth: bool) -> Store:
-    settings = scope.settings
-    backend = settings.container_name
+def declare_store(scope: Scope, settings: StoreSettings, with_auth: bool) -> Store:
     kept = {"protect": settings.protect_packages, "retain_on_delete": settings.protect_packages}
     # The package store outlives everything else. `protect` makes a plain `pulumi destroy` and any
     # replacement refuse; `retain_on_delete` keeps the Docker volume even when the resource leaves
@@ -68,12 +67,12 @@ def declare_store(scope: Scope, with_auth: bool) -> Store:
     hooks = scope.volume("hooks", hooks_volume(scope), "hooks")
     internal = docker.Network(
         scope.child_name("internal"),
-        name=f"{backend}-internal",
+        name=scope.docker_name("internal"),
         # No way in or out except through the front server: pypiserver is never published.
         internal=True,
         opts=scope.opts(depends_on=scope.ready),
     )
     public = docker.Network(
-        scope.child_name("public"), name=f"{backend}-public", opts=scope.opts(depends_on=scope.ready)
+        scope.child_name("public"), name=scope.docker_name("public"), opts=scope.opts(depends_on=scope.ready)
     )
     return Store(packages, pages, front_config, front_data, auth, hooks, internal, public)

@@ -13,8 +13,10 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
+from ..front.settings import FrontSettings
 from ..scope import Scope
 from . import scripts
+from .settings import SupervisionSettings
 from .systemd_unit import render_unit
 
 
@@ -31,19 +33,21 @@ def declare_units(scope: Scope, containers: Mapping[str, tuple[docker.Container,
 
 def declare_health_gate(
     scope: Scope,
+    settings: SupervisionSettings,
+    front: FrontSettings,
     diagnose: list[str],
     containers: list[docker.Container],
     after: list[pulumi.Resource],
     indexer: scripts.IndexerReading,
 ) -> local.Command | remote.Command:
     """`diagnose`: the containers whose state and logs a failure shows, in that order. `indexer`: where
-    the store's disk reading is and which indexer must have written it; the gate's last line repeats it."""
-    settings = scope.settings
+    the store's disk reading is and which indexer must have written it; the gate's last line repeats it.
+    `front`: where clients reach the index (the gate asks as they do)."""
     return scope.step(
         "health",
         scripts.health_gate(
-            settings.domain,
-            settings.https_port,
+            front.domain,
+            front.https_port,
             scope.target.address,
             diagnose,
             settings.health_timeout_seconds,
