@@ -17,6 +17,7 @@ import pulumi_docker as docker
 from pulumi_command import local, remote
 
 from .host.target import Target
+from .store.labels import ROLE_LABEL
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class Scope:
         return docker.Volume(
             self.child_name(suffix),
             name=volume_name,
-            labels=[docker.VolumeLabelArgs(label="pypi-index.role", value=role)],
+            labels=[docker.VolumeLabelArgs(label=ROLE_LABEL, value=role)],
             opts=self.opts(depends_on=self.ready, **kwargs),
         )
 

@@ -1,8 +1,8 @@
 """The pypi-index policy pack (see rules.py), run by `pulumi preview|up --policy-pack policy`.
 
 Only this file builds the PolicyPack: the constructor starts the analyzer's gRPC server and serves until
-the engine stops it, so nothing else may import this file. The rules live in rules.py, which imports
-without side effects (the tests call them directly).
+the engine stops it, so nothing else may import this file. The rules are listed in rules.py (each lives
+in a module by what it guards), which imports without side effects (the tests call them directly).
 """
 
 import os

@@ -1,8 +1,8 @@
 """The policy pack (policy/): each rule passes what the program registers and refuses a violating resource.
 
 No Pulumi CLI runs here, so the pack is exercised three ways:
-- each rule's pure function (policy/rules.py) over the registrations the real program makes under mocks,
-  unchanged (they must pass) and with one input changed (it must fail, naming the resource and the fix);
+- each rule's pure function (policy/*_rules.py, listed in policy/rules.py) over the registrations the
+  real program makes under mocks, unchanged (they must pass) and with one input changed (it must fail, naming the resource and the fix);
 - each `ResourceValidationPolicy.validate` of the pack, with `ResourceValidationArgs` built the way the
   analyzer builds them (inputs as the engine sends them: secrets signed, unknowns as sentinels);
 - the SDK's analyzer servicer itself (the object `PolicyPack` serves over gRPC, without the server),
@@ -47,12 +47,13 @@ POLICY_DIR = ROOT / "policy"
 # The analyzer runs the pack with its own directory first on sys.path; policy/ is not a package.
 sys.path.insert(0, str(POLICY_DIR))
 rules: Any = importlib.import_module("rules")
+subjects: Any = importlib.import_module("subjects")
 # protobuf ships no type stubs (and the project installs none): imported untyped, as the analyzer uses it.
 json_format: Any = importlib.import_module("google.protobuf.json_format")
 struct_pb2: Any = importlib.import_module("google.protobuf.struct_pb2")
 
-IMAGE, VOLUME, CONTAINER = rules.IMAGE, rules.VOLUME, rules.CONTAINER
-DOCKER_PROVIDER, REMOTE_COMMAND = rules.DOCKER_PROVIDER, rules.REMOTE_COMMAND
+IMAGE, VOLUME, CONTAINER = subjects.IMAGE, subjects.VOLUME, subjects.CONTAINER
+DOCKER_PROVIDER, REMOTE_COMMAND = subjects.DOCKER_PROVIDER, subjects.REMOTE_COMMAND
 DIGEST = "sha256:" + "5e" * 32
 PINNED = {"imageDigest": DIGEST, "frontImageDigest": DIGEST, "backupImageDigest": DIGEST}
 RESOURCE_NAMES = [rule.name for rule in rules.RULES]
@@ -226,7 +227,7 @@ def test_image_pinned_checks_a_container_given_a_reference(staging):
     reg = staging.named("pypi-container")
     messages = check("image-pinned", reg, changed(reg, lambda p: p.update(image="pypiserver/pypiserver:latest")))
     assert_names(reg, messages)
-    assert check("image-pinned", reg, changed(reg, lambda p: p.update(image=rules.UNKNOWN))) == []
+    assert check("image-pinned", reg, changed(reg, lambda p: p.update(image=subjects.UNKNOWN))) == []
 
 
 # --- auth-protects-all-actions ----------------------------------------------------------------------------
@@ -731,10 +732,13 @@ def test_main_builds_only_the_policy_pack(capsys):
     assert [p.name for p in pack["policies"]] == NAMES
 
 
-def test_rules_import_without_starting_a_server():
-    # PolicyPack(...) serves forever; rules.py must import, and its interpreter exit, without one.
+def test_rules_import_without_starting_a_server_or_the_providers_sdks():
+    # PolicyPack(...) serves forever; rules.py must import, and its interpreter exit, without one. The
+    # pack's own environment has pulumi and pulumi-policy only: what it reads of the program
+    # (program_facts.py) must import without the providers' SDKs, here made unimportable.
+    blocked = "import sys; sys.modules.update(pulumi_docker=None, pulumi_command=None); "
     result = subprocess.run(
-        [sys.executable, "-c", "import rules; print(len(rules.POLICIES))"],
+        [sys.executable, "-c", blocked + "import rules; print(len(rules.POLICIES))"],
         cwd=POLICY_DIR,
         capture_output=True,
         text=True,

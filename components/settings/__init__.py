@@ -22,10 +22,13 @@ from .access import ACTIONS, MIN_PASSWORD, parse_access
 from .keys import KEYS, ONLY_USED_WITH, SECRET_KEYS, declared_defaults, refuse_what_does_nothing
 from .model import Settings
 
+# pypiserver's container, unless containerName says otherwise (the policy pack's default too).
+CONTAINER_NAME = "pypiserver"
+
 # What the rest of the program and the tests read from here: each section lives with its part
 # (host/settings.py, store/settings.py, ...), the shared readers in config_reading.py.
 __all__ = [
-    "ACTIONS", "KEYS", "MIN_PASSWORD", "ONLY_USED_WITH", "SECRET_KEYS", "ConfigError", "EnvironmentConflict",
+    "ACTIONS", "CONTAINER_NAME", "KEYS", "MIN_PASSWORD", "ONLY_USED_WITH", "SECRET_KEYS", "ConfigError", "EnvironmentConflict",
     "Settings", "declared_defaults", "load", "parse",
 ]  # fmt: skip
 
@@ -45,7 +48,7 @@ def parse(
     host = parse_host(values, production)
     settings = Settings(
         stack=stack,
-        container_name=read_docker_name(values, "containerName", "pypiserver"),
+        container_name=read_docker_name(values, "containerName", CONTAINER_NAME),
         host=host,
         access=parse_access(values, "users" in secret_keys, production),
         pypiserver=parse_pypiserver(values, production),

@@ -21,6 +21,8 @@ STATUS_FILE = f"{STATE_DIR}/backup-status"
 PROGRAM = "/usr/local/lib/pypi-index/backup"
 STATUS_PROGRAM = "/usr/local/bin/pypi-index-backup-status"
 SERVICE = "pypiserver-backup"
+# How the timer is switched on (install): the policy pack's backups-scheduled rule looks for this text.
+ENABLE_TIMER = f"systemctl enable --now {SERVICE}.timer"
 CACHE_VOLUME = "pypiserver-backup-cache"
 HOST_TAG = "pypi-index"
 # Where the volumes appear inside restic's container: the paths every snapshot holds. Neither exists
@@ -240,7 +242,7 @@ def install(backup: BackupSettings, volumes: Mapping[str, str]) -> str:
         parts += [f"cat > \"$tmp\" <<'FILE'\n{text}FILE", f'sudo -n install -m {mode} -o root -g root "$tmp" {path}']
     parts += [
         "sudo -n systemctl daemon-reload",
-        f"sudo -n systemctl enable --now {SERVICE}.timer",
+        f"sudo -n {ENABLE_TIMER}",
         f'echo "{SERVICE}.timer: $(systemctl show -p NextElapseUSecRealtime --value {SERVICE}.timer)"',
     ]
     return "\n".join(parts) + "\n"

@@ -10,6 +10,9 @@ from typing import Any
 from ..config_reading import ConfigError, read_bool, read_docker_name
 from .backup_settings import BackupSettings, parse_backup
 
+# The package volume's Docker name unless packagesVolume says otherwise (the policy pack's default too).
+PACKAGES_VOLUME = "pypiserver-packages"
+
 
 @dataclass(frozen=True)
 class StoreSettings:
@@ -29,7 +32,7 @@ def parse_store(values: Mapping[str, Any], secret_keys: frozenset[str], producti
     if backup is not None and target != "ssh":
         raise ConfigError("backupRepository", "(set)", "backups run under systemd on a remote host: target ssh")
     return StoreSettings(
-        packages_volume=read_docker_name(values, "packagesVolume", "pypiserver-packages"),
+        packages_volume=read_docker_name(values, "packagesVolume", PACKAGES_VOLUME),
         auth_volume=read_docker_name(values, "authVolume", "pypiserver-auth"),
         protect_packages=protect_packages,
         backup=backup,

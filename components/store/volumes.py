@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi_docker as docker
 
 from ..scope import Scope
+from .labels import PACKAGES_ROLE
 from .settings import StoreSettings
 
 
@@ -58,7 +59,7 @@ def declare_store(scope: Scope, settings: StoreSettings, with_auth: bool) -> Sto
     # The package store outlives everything else. `protect` makes a plain `pulumi destroy` and any
     # replacement refuse; `retain_on_delete` keeps the Docker volume even when the resource leaves
     # the stack (`pulumi destroy --exclude-protected`, or after an unprotect).
-    packages = scope.volume("packages", settings.packages_volume, "packages", **kept)
+    packages = scope.volume("packages", settings.packages_volume, PACKAGES_ROLE, **kept)
     pages = scope.volume("pages", pages_volume(scope), "pages")
     front_config = scope.volume("front-config", front_config_volume(scope), "front-config")
     # Losing the CA means every client must trust a new one: kept like the packages.

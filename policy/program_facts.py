@@ -1,0 +1,25 @@
+"""The facts the policy pack recognises the program by, imported from the modules that own them, so the
+program and its pack cannot drift apart: a renamed timer or label changes both.
+
+The pack runs in its own environment (policy/venv: pulumi and pulumi-policy, not the providers' SDKs),
+from the policy folder; the repository root beside it holds the program. Only modules that import
+nothing beyond the standard library are reached from here (tests/test_policy.py checks it).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
+
+from components.config_reading import DIGEST  # noqa: E402
+from components.settings import CONTAINER_NAME  # noqa: E402
+from components.settings.access import ACTIONS  # noqa: E402
+from components.store.backup_scripts import ENABLE_TIMER  # noqa: E402
+from components.store.labels import PACKAGES_ROLE, ROLE_LABEL  # noqa: E402
+from components.store.settings import PACKAGES_VOLUME  # noqa: E402
+
+__all__ = ["ACTIONS", "CONTAINER_NAME", "DIGEST", "ENABLE_TIMER", "PACKAGES_ROLE", "PACKAGES_VOLUME", "ROLE_LABEL"]
