@@ -244,7 +244,8 @@ def _wait_indexed(indexer_output: Path, store: ResolveStore, timeout: float = 18
 def _static_trees(store: ResolveStore, index: Path, files_info: dict[str, dict], work: Path) -> tuple[Path, Path]:
     """Two static trees of the store: the indexer's own pages with the .metadata files beside the
     wheels, and the same pages rendered without metadata (no .metadata files)."""
-    from components.in_container.static_index import project_of, render_project, render_root
+    from components.in_container.index_rules import project_of
+    from components.in_container.simple_pages import render_project, render_root
 
     with_meta, without = work / "static-tree", work / "static-nometa-tree"
     shutil.copytree(index / "simple", with_meta / "simple")

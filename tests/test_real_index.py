@@ -538,7 +538,7 @@ def pages_list(stack: Stack) -> dict[str, set[str]]:
 
 
 def store_list(stack: Stack) -> dict[str, set[str]]:
-    from components.in_container.static_index import project_of
+    from components.in_container.index_rules import project_of
 
     stored: dict[str, set[str]] = {}
     for path in stack.backend.packages.iterdir():

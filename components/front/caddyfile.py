@@ -328,7 +328,7 @@ def _backend_route(
         "\t\t\tnot header Content-Length *",
         "\t\t}",
         '\t\trespond @no_length "uploads need a Content-Length" 411',
-        # The indexer pauses uploads while the store's disk is nearly full (static_index.disk_report):
+        # The indexer pauses uploads while the store's disk is nearly full (index_rules.disk_report):
         # refused here, before a byte is stored, rather than left to fill the disk.
         "\t\t@paused {",
         "\t\t\tmethod POST",

@@ -17,8 +17,8 @@ The guard, in front of pypiserver in the same process, refuses before anything i
 - an upload that would leave the store's disk with less than the indexer's margin, counting the
   uploads already accepted and still being written (the front server's pause, from the indexer's last
   reading, lets two uploads in at once: each would pass alone).
-The naming rules are the indexer's own: static_index.py, which the program delivers into the same
-folder as this file (components/pypiserver/programs.py), so the guard and the pages can never disagree.
+The rules (names, versions, the disk's margin) are the indexer's own: index_rules.py, which the
+program delivers into the same folder as this file (components/pypiserver/programs.py), so the guard and the pages can never disagree.
 
 pypiserver itself logs an upload's user only at INFO (with every request) and a removal's never.
 The hook reads what pypiserver already parsed: bottle caches a request's forms and files in the
@@ -49,10 +49,11 @@ REMOVING = "pypi_index.removing"  # environ key: [(file, sha256, size)] the guar
 
 
 def index_rules() -> types.ModuleType:
-    """The indexer's naming rules: static_index.py beside this file (in the container, the folder the
-    program delivered both into; under the tests, components/in_container/)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static_index.py")
-    spec = importlib.util.spec_from_file_location("static_index", path)
+    """The indexer's rules: index_rules.py beside this file (in the container, the folder the
+    program delivered them all into; under the tests, components/in_container/). Loaded by path:
+    gunicorn reads this file as a configuration, not as a module of a package."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "index_rules.py")
+    spec = importlib.util.spec_from_file_location("index_rules", path)
     if spec is None or spec.loader is None:
         raise ImportError(f"no indexer rules at {path}")
     module = importlib.util.module_from_spec(spec)

@@ -1,279 +1,55 @@
 """The indexer: static simple-API pages for the package folder, kept in step with it.
 
-Every page exists as HTML (PEP 503, with PEP 629's repository version) and as JSON (PEP 691, with
-PEP 700's versions, sizes and upload times), and every wheel's core metadata is extracted next to it
-(PEP 658/714: resolvers read it instead of downloading the wheel), with each file's Requires-Python.
+Every page exists as HTML and as JSON (simple_pages.py), and every wheel's core metadata is
+extracted next to it (PEP 658/714: resolvers read it instead of downloading the wheel), with each
+file's Requires-Python; files are named and read by index_rules.py's rules.
 
 pypiserver renders `/simple/<name>/` by normalising the requested name against every file in the
 store, on every request (~100 pages/s at 10,000 files). These pages are written once per change and
 served by the front server as files. This module runs INSIDE a container of the pypiserver image
-(Python 3.10 there): standard library only. The program delivers it as a file
+(Python 3.10 there): standard library only. The program delivers it, with its siblings, as files
 (components/pypiserver/programs.py).
 
-It watches the folder with Linux inotify: pypiserver writes an upload in place and closes it before
-it answers the upload, so the close wakes the indexer and the file is listed at once (an upload is
-installable as soon as twine returns). Where inotify is unavailable it polls the folder's mtime
-and lists a file once it has not changed for a second. It rescans every 30 s in any case.
+It watches the folder with Linux inotify (folder_watch.py): pypiserver writes an upload in place and
+closes it before it answers the upload, so the close wakes the indexer and the file is listed at once
+(an upload is installable as soon as twine returns). Where inotify is unavailable it polls the
+folder's mtime and lists a file once it has not changed for a second. It rescans every 30 s in any case.
 Known limit: only the top level of the folder is indexed (where pypiserver stores uploads).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import email.parser
 import hashlib
-import html
 import json
 import os
-import re
-import select
 import signal
 import socket
-import struct
 import sys
 import time
-import zipfile
-import zlib
 
-SUFFIXES = (".whl", ".tar.gz", ".tar.bz2", ".tar.xz", ".zip", ".tgz", ".egg")
-API_VERSION = "1.1"  # PEP 700's additions to PEP 691
+# Beside this file: as components.in_container.static_index in the program and its tests, or from the folder
+# the program delivered them into, where the container runs them (python3 /data/hooks/<hash>/...).
+if __package__:
+    from . import folder_watch, index_rules, simple_pages
+else:
+    import folder_watch  # type: ignore[import-not-found, no-redef]
+    import index_rules  # type: ignore[import-not-found, no-redef]
+    import simple_pages  # type: ignore[import-not-found, no-redef]
+
 # pypiserver writes an upload in place, not by rename, and the folder's mtime changes when the file
 # appears, not as it grows: a file nobody was seen closing is listed once it has not changed for this
 # long, so no page ever names a half-written file (with the hash of half of it).
 SETTLE_SECONDS = 1.0
-METADATA_MAX = 4 << 20  # bytes of core metadata served for one wheel; larger: served without
 METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
 YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}, written by the program
 FULL_RESCAN_SECONDS = 30.0
-# Uploads pause while the store's filesystem has less free space than the largest upload plus a
-# margin: 5 % of the filesystem, at least 1 GiB. An accepted upload then never leaves the disk with
-# less than that margin, which the journal, Docker, apt and the backup's cache keep working in.
-MARGIN_SHARE, MARGIN_MIN = 0.05, 1 << 30
 PAUSED_FLAG = ".uploads-paused"
 DISK_REPORT = ".disk"  # the last reading, whatever it says (the deploy's health gate reports it)
 # Who wrote that reading: the indexer's host name, which Docker sets to its container's (Config.Hostname).
 # The pages volume outlives every indexer, so a reading alone would not show that this one runs; the
 # health gate waits until the mark names the container it just deployed.
 WRITER_MARK = ".indexer"
-
-
-class Watch:
-    """inotify on one folder, through ctypes (the indexer has the standard library only).
-
-    It says which files a writer has closed since it last changed them: those are complete, and
-    are listed without waiting for them to settle. Linux only; `open` returns None elsewhere.
-    """
-
-    # <sys/inotify.h>
-    MODIFY, CLOSE_WRITE, MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x2, 0x8, 0x40, 0x80, 0x100, 0x200
-    OVERFLOW = 0x4000
-    EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
-
-    def __init__(self, fd: int):
-        self.fd = fd
-
-    @classmethod
-    def open(cls, folder: str) -> Watch | None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)  # glibc and musl (the Alpine image) alike
-            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            mask = cls.MODIFY | cls.CLOSE_WRITE | cls.MOVED_FROM | cls.MOVED_TO | cls.CREATE | cls.DELETE
-            if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), mask) < 0:
-                raise OSError(ctypes.get_errno(), "inotify")
-        except (OSError, AttributeError) as error:
-            print(f"indexer: no inotify ({error}): files are listed once settled", flush=True)
-            return None
-        return cls(fd)
-
-    def read(self, timeout: float) -> list[tuple[int, str]]:
-        """The events that arrive within `timeout` seconds (none: an empty list)."""
-        if not select.select([self.fd], [], [], timeout)[0]:
-            return []
-        data, events = b"", []
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                data += os.read(self.fd, 65536)
-        offset = 0
-        while offset + self.EVENT.size <= len(data):
-            _, mask, _, length = self.EVENT.unpack_from(data, offset)
-            start = offset + self.EVENT.size
-            events.append((mask, data[start : start + length].rstrip(b"\0").decode("utf-8", "surrogateescape")))
-            offset = start + length
-        return events
-
-
-def closed_files(closed: set[str], events: list[tuple[int, str]]) -> set[str]:
-    """The files known complete after `events`: closed by their writer or renamed in, and not
-    written to since. Pure, so the rule is tested without a kernel."""
-    closed = set(closed)
-    for mask, name in events:
-        if mask & Watch.OVERFLOW:
-            closed.clear()  # events were lost: fall back to settling for everything in flight
-        elif mask & (Watch.CLOSE_WRITE | Watch.MOVED_TO):
-            closed.add(name)
-        elif mask & (Watch.MODIFY | Watch.CREATE | Watch.DELETE | Watch.MOVED_FROM):
-            closed.discard(name)
-    return closed
-
-
-def margin(total: int) -> int:
-    """The free space an accepted upload must leave on a filesystem of `total` bytes."""
-    return max(int(total * MARGIN_SHARE), MARGIN_MIN)
-
-
-def disk_report(free: int, total: int, upload_limit: int) -> tuple[bool, str]:
-    """(paused, the reason): pure, so the rule is tested without filling a disk."""
-    needed = upload_limit + margin(total)
-    gib = 1 << 30
-    text = f"{free / gib:.1f} GiB free of {total / gib:.1f} GiB; uploads need {needed / gib:.1f} GiB free"
-    return free < needed, text
-
-
-def normalize(name: str) -> str:
-    """PEP 503 name normalisation."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-# A project name as the core metadata specification allows it (PEP 508's `identifier`): letters,
-# digits and `._-`, starting and ending with a letter or digit. Nothing else can name a project, and
-# nothing else ever reaches a page: a file copied into the store by hand or restored from a backup
-# skips pypiserver's own checks, and a name like `<img src=x onerror=...>` must not become markup.
-VALID_NAME = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")
-
-
-def project_of(filename: str) -> str | None:
-    """The normalised project a distribution file belongs to, or None for anything else (including a
-    name no project can have: the pages never list it, the upload guard refuses it)."""
-    if filename.startswith(".") or not filename.endswith(SUFFIXES):
-        return None
-    if filename.endswith((".whl", ".egg")):
-        name = filename.split("-", 1)[0]
-    else:
-        stem = next(filename[: -len(s)] for s in SUFFIXES if filename.endswith(s))
-        if "-" not in stem:
-            return None
-        name = stem.rsplit("-", 1)[0]
-    return normalize(name) if VALID_NAME.fullmatch(name) else None
-
-
-def version_of(filename: str) -> str | None:
-    """The version a distribution file carries in its name (wheel: the second field)."""
-    if filename.endswith((".whl", ".egg")):
-        parts = filename.split("-")
-        return parts[1] if len(parts) > 2 else None
-    stem = next((filename[: -len(s)] for s in SUFFIXES if filename.endswith(s)), None)
-    return stem.rsplit("-", 1)[1] if stem and "-" in stem else None
-
-
-def wheel_metadata(path: str) -> bytes | None:
-    """A wheel's `*.dist-info/METADATA` (what PEP 658 serves), or None if it has none, or one too
-    large to be real (a few kB is usual): a crafted member that inflates to gigabytes must not take
-    the indexer's memory, and with it every project's pages."""
-    try:
-        with zipfile.ZipFile(path) as wheel:
-            members = [i for i in wheel.infolist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", i.filename)]
-            if len(members) != 1 or members[0].file_size > METADATA_MAX:
-                return None
-            with wheel.open(members[0]) as member:
-                data = member.read(METADATA_MAX + 1)  # the declared size is the uploader's word
-            return data if len(data) <= METADATA_MAX else None
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, EOFError, zlib.error):
-        return None
-
-
-def requires_python(metadata: bytes | None) -> str | None:
-    if not metadata:
-        return None
-    value = email.parser.BytesParser().parsebytes(metadata, headersonly=True).get("Requires-Python")
-    return str(value).strip() or None if value is not None else None
-
-
-def canonical_version(version: str) -> str:
-    """A version as PEP 440 compares it, near enough to match a yank to its files: case, a leading
-    `v` and trailing `.0` release segments do not count (`1.2` yanks `1.2.0` and `V1.2.0`)."""
-    match = re.match(r"^v?(\d+(?:\.\d+)*)(.*)$", version.strip().lower())
-    if not match:
-        return version.strip().lower()
-    release = [str(int(part)) for part in match.group(1).split(".")]
-    while len(release) > 1 and release[-1] == "0":
-        release.pop()
-    return ".".join(release) + match.group(2)
-
-
-def upload_time(mtime_ns: int) -> str:
-    """PEP 700's ISO 8601 form, UTC, with microseconds."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(mtime_ns // 1_000_000_000)) + (
-        f".{(mtime_ns // 1000) % 1_000_000:06d}Z"
-    )
-
-
-def render_root(projects: list[str]) -> str:
-    # Names are valid project names (VALID_NAME) and need no escaping; escaped all the same, so a
-    # page can never carry markup whatever a later change lets through.
-    links = "".join(f'    <a href="{html.escape(p)}/">{html.escape(p)}</a><br>\n' for p in sorted(projects))
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        "    <title>Simple index</title>\n  </head>\n"
-        f"  <body>\n{links}  </body>\n</html>\n"
-    )
-
-
-def render_root_json(projects: list[str]) -> str:
-    return json.dumps({"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]})
-
-
-def _attributes(info: dict) -> str:
-    extra = ""
-    if info.get("yanked") is not None:
-        extra += f' data-yanked="{html.escape(info["yanked"], quote=True)}"'  # PEP 592
-    if info.get("requires_python"):
-        extra += f' data-requires-python="{html.escape(info["requires_python"], quote=True)}"'
-    if info.get("metadata_sha256"):
-        # PEP 714's name, and PEP 658's for the clients that only know that one.
-        value = f"sha256={info['metadata_sha256']}"
-        extra += f' data-dist-info-metadata="{value}" data-core-metadata="{value}"'
-    return extra
-
-
-def render_project(project: str, files: dict[str, dict]) -> str:
-    """`files`: file name -> {sha256, size, mtime_ns, requires_python, metadata_sha256}. Links go to
-    /packages/<file>, served from the volume."""
-    links = "".join(
-        f'    <a href="../../packages/{html.escape(name)}#sha256={info["sha256"]}"{_attributes(info)}>'
-        f"{html.escape(name)}</a><br>\n"
-        for name, info in sorted(files.items())
-    )
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        f"    <title>Links for {html.escape(project)}</title>\n  </head>\n"
-        f"  <body>\n    <h1>Links for {html.escape(project)}</h1>\n{links}  </body>\n</html>\n"
-    )
-
-
-def render_project_json(project: str, files: dict[str, dict]) -> str:
-    """PEP 691's project page with PEP 700's `versions`, `size` and `upload-time`."""
-    entries = []
-    for name, info in sorted(files.items()):
-        metadata = {"sha256": info["metadata_sha256"]} if info.get("metadata_sha256") else False
-        entries.append(
-            {
-                "filename": name,
-                "url": f"../../packages/{name}",
-                "hashes": {"sha256": info["sha256"]},
-                "requires-python": info.get("requires_python"),
-                "core-metadata": metadata,
-                "dist-info-metadata": metadata,
-                "size": info["size"],
-                "upload-time": upload_time(info["mtime_ns"]),
-                # PEP 592 in JSON: the reason, or true when none was given.
-                "yanked": (info["yanked"] or True) if info.get("yanked") is not None else False,
-            }
-        )
-    versions = sorted({v for v in (version_of(name) for name in files) if v})
-    return json.dumps({"meta": {"api-version": API_VERSION}, "name": project, "versions": versions, "files": entries})
 
 
 def _write(path: str, text: str) -> None:
@@ -356,7 +132,7 @@ class Indexer:
         if not isinstance(data, dict):
             return {}
         return {
-            normalize(project): {canonical_version(v): str(r) for v, r in versions.items()}
+            index_rules.normalize(project): {index_rules.canonical_version(v): str(r) for v, r in versions.items()}
             for project, versions in data.items()
             if isinstance(versions, dict)
         }
@@ -385,13 +161,13 @@ class Indexer:
         elif entry.name.endswith(".whl"):
             _write(self.reading_file, entry.name)
             try:
-                metadata = wheel_metadata(entry.path)
+                metadata = index_rules.wheel_metadata(entry.path)
             finally:
                 os.remove(self.reading_file)  # the record is for a kill during the read, not an error
         if metadata is not None:
             _write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
             info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
-        info["requires_python"] = requires_python(metadata)
+        info["requires_python"] = index_rules.requires_python(metadata)
         return info
 
     def scan(self) -> int:
@@ -408,7 +184,7 @@ class Indexer:
         with os.scandir(self.packages) as entries:
             for entry in entries:
                 stop_point()
-                project = project_of(entry.name)
+                project = index_rules.project_of(entry.name)
                 if project is None or not entry.is_file():
                     continue
                 try:
@@ -423,13 +199,15 @@ class Indexer:
                     # the next scan, soon, sees the folder as it is.
                     self.unsettled = True
                     continue
-                reason = yanked.get(project, {}).get(canonical_version(version_of(entry.name) or ""))
+                reason = yanked.get(project, {}).get(
+                    index_rules.canonical_version(index_rules.version_of(entry.name) or "")
+                )
                 found.setdefault(project, {})[entry.name] = {**seen[entry.name], "yanked": reason}
         written = 0
         for project, files in found.items():
             if self.pages.get(project) != files or not os.path.exists(self._page(project)):
-                _write(self._page(project, "json"), render_project_json(project, files))
-                _write(self._page(project), render_project(project, files))
+                _write(self._page(project, "json"), simple_pages.render_project_json(project, files))
+                _write(self._page(project), simple_pages.render_project(project, files))
                 written += 1
         for project in set(self.pages) - set(found):
             for kind in ("json", "html"):
@@ -442,8 +220,8 @@ class Indexer:
                 os.remove(os.path.join(self.metadata, name + ".metadata"))
         self.metadata_files = {name for name, info in seen.items() if "metadata_sha256" in info}
         if set(found) != set(self.pages) or not os.path.exists(os.path.join(self.simple, "index.html")):
-            _write(os.path.join(self.simple, "index.json"), render_root_json(list(found)))
-            _write(os.path.join(self.simple, "index.html"), render_root(list(found)))
+            _write(os.path.join(self.simple, "index.json"), simple_pages.render_root_json(list(found)))
+            _write(os.path.join(self.simple, "index.html"), simple_pages.render_root(list(found)))
             written += 1
         self.closed &= young  # a settled file needs no record of its close
         self._report_changes(seen)
@@ -476,7 +254,8 @@ class Indexer:
         """Say in the journal what is yanked, and which yank names no file (a typo, or not yet uploaded)."""
         marked = {
             (project, version): any(
-                info.get("yanked") is not None and canonical_version(version_of(name) or "") == version
+                info.get("yanked") is not None
+                and index_rules.canonical_version(index_rules.version_of(name) or "") == version
                 for name, info in found.get(project, {}).items()
             )
             for project, versions in yanked.items()
@@ -490,7 +269,7 @@ class Indexer:
     def check_disk(self) -> bool:
         """Pause or resume uploads (the front server answers 507 while the flag file exists)."""
         st = os.statvfs(self.packages)
-        paused, text = disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
+        paused, text = index_rules.disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
         flag = os.path.join(self.output, PAUSED_FLAG)
         _write(os.path.join(self.output, DISK_REPORT), ("uploads paused: " if paused else "") + text + "\n")
         _write(os.path.join(self.output, WRITER_MARK), socket.gethostname() + "\n")
@@ -509,14 +288,14 @@ class Indexer:
     def run(self, interval: float = 0.5) -> None:
         last_mtime: tuple[int, int] | None = None
         last_full = 0.0
-        watch = Watch.open(self.packages)
+        watch = folder_watch.Watch.open(self.packages)
         while True:
             stop_point()
             events = watch.read(interval) if watch else []
-            self.closed = closed_files(self.closed, events)
+            self.closed = folder_watch.closed_files(self.closed, events)
             # Writes arrive as a stream of MODIFY events while an upload is received: they only
             # matter to `closed`; a close, rename or removal is what changes the pages.
-            changed = any(mask & ~(Watch.MODIFY | Watch.CREATE) for mask, _ in events)
+            changed = any(mask & ~(folder_watch.Watch.MODIFY | folder_watch.Watch.CREATE) for mask, _ in events)
             if events and not changed:
                 time.sleep(0.05)
             # The folder's mtime, and the yank list's: either changes the pages.

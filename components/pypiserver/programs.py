@@ -1,8 +1,8 @@
 """The programs that run inside containers (components/in_container/), as the files a host receives.
 
-Both go into one folder of the hooks volume named by the hash of their text, `/data/hooks/<hash>/`:
+All go into one folder of the hooks volume named by the hash of their text, `/data/hooks/<hash>/`:
 gunicorn reads its configuration there (GUNICORN_CMD_ARGS names the folder) and the indexer runs
-static_index.py from there; the configuration imports the indexer's naming rules from beside itself.
+static_index.py from there; each imports what it shares with the others from beside itself.
 Never a `-c` argument or source text executed from a string: a container's arguments stay short,
 `docker inspect` shows a path, and the file a traceback names is the file on the volume.
 
@@ -20,13 +20,15 @@ import io
 import tarfile
 from pathlib import Path
 
-from ..in_container import gunicorn_conf, static_index
+from .. import in_container
 from . import args as server_args
 
-# File name in the delivered folder -> the program's source in this repository.
+# File name in the delivered folder -> the program's source in this repository: every module of
+# in_container/, gunicorn's configuration under the name gunicorn gives it.
 SOURCES = {
-    "gunicorn.conf.py": Path(gunicorn_conf.__file__),
-    "static_index.py": Path(static_index.__file__),
+    ("gunicorn.conf.py" if path.name == "gunicorn_conf.py" else path.name): path
+    for path in sorted(Path(in_container.__file__).parent.glob("*.py"))
+    if path.name != "__init__.py"
 }
 KEEP = 5
 """Program folders kept in the hooks volume (the current one and those of recent releases)."""

@@ -134,6 +134,13 @@ def test_up_checks_destroy_with_the_real_engine(target_host, backup_server, engi
 
 # The last commit before components/ became one package per part (issue 16).
 BEFORE_RESTRUCTURE = "faa45c1c14f245bef58bdc22fb93ce8bf6e9c077"
+# Its program_files.SOURCES, as components/pypiserver/programs.py now builds it: every module of in_container/.
+EVERY_PROGRAM = """SOURCES = {
+    ("gunicorn.conf.py" if path.name == "gunicorn_conf.py" else path.name): path
+    for path in sorted(Path(static_index.__file__).parent.glob("*.py"))
+    if path.name != "__init__.py"
+}
+"""
 
 
 def test_a_stack_deployed_before_the_restructure_updates_in_place(target_host, backup_server, engine_env, tmp_path):
@@ -147,6 +154,12 @@ def test_a_stack_deployed_before_the_restructure_updates_in_place(target_host, b
     # (their folder's name is its hash); what is checked here is the move of the program's own code.
     for program in (ROOT / "components" / "in_container").glob("*.py"):
         shutil.copy(program, old / "components" / "in_container" / program.name)
+    # That commit delivered two named files; the programs are now several modules, all delivered.
+    delivery = old / "components" / "program_files.py"
+    text = delivery.read_text()
+    start = text.index("SOURCES = {")
+    end = text.index("}\n", start) + 2
+    delivery.write_text(text[:start] + EVERY_PROGRAM + text[end:])
     options = auto.LocalWorkspaceOptions(env_vars=env)
     config = production_config(target_host, backup_server.config("restructure"), imageTag="v2.4.1")
     try:

@@ -23,7 +23,7 @@ import pytest
 
 from components.front.resources import pem_text
 from components.host.scripts import STACK_MARKER
-from components.in_container.static_index import project_of
+from components.in_container.index_rules import project_of
 from components.supervision.resources import disk_line
 from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
 from recorded import Deployment, run_program, stack_config
@@ -343,7 +343,7 @@ def test_2_a_backup_runs_verified_and_says_when(site, wheel):
         )
 
 
-def package_files(site: Site) -> list[str]:
+def index_rules(site: Site) -> list[str]:
     listing = site.host.ssh(
         "docker run --rm --mount type=volume,source=pypiserver-packages,target=/p --entrypoint ls pypiserver/pypiserver:"
         + site.config["imageTag"]
@@ -366,7 +366,7 @@ def test_3_systemd_restart_and_a_killed_process_come_back(site, wheel):
     wait_until("systemd to start the killed container again", restarted, 60, 0.2)
     site.wait_healthy(timeout=60)
     figure(f"killed container process: healthy again after {time.monotonic() - killed:.1f} s")
-    assert wheel.name in package_files(site)
+    assert wheel.name in index_rules(site)
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
 
 
@@ -466,7 +466,7 @@ def test_5_replacing_update_holds_every_request_and_keeps_packages(site, wheel, 
     assert "--overwrite" in command
     version = site.host.ssh("docker exec pypiserver pypi-server --version").stdout.strip()
     assert version.endswith("2.4.1"), version
-    assert wheel.name in package_files(site)
+    assert wheel.name in index_rules(site)
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     assert site.host.ssh("systemctl is-active pypiserver").stdout.strip() == "active"
 
@@ -626,11 +626,11 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     assert {"pypiserver-packages", "pypiserver-front-data"} <= set(state["volumes"]), state
     anonymous = [v for v in state["volumes"] if len(v) == 64 and all(c in "0123456789abcdef" for c in v)]
     assert not anonymous, f"containers left anonymous volumes behind: {anonymous}"
-    assert wheel.name in package_files(site)
+    assert wheel.name in index_rules(site)
     assert state["claimed"] == "pypi-index/production", "the guard is kept: the protected volume depends on it"
     # Even unprotected, the volume is retained on delete.
     for applied in site.applier.state.values():
         applied.protect = False
     site.applier.destroy(exclude_protected=False)
-    assert wheel.name in package_files(site)
+    assert wheel.name in index_rules(site)
     assert host_state(site.host)["claimed"] == "", "a destroyed stack no longer claims the host"

@@ -11,12 +11,12 @@ import subprocess
 import sys
 import time
 import zipfile
-from pathlib import Path
 
 import pytest
 
-from components.in_container import static_index
-from components.in_container.static_index import Indexer, disk_report, normalize, project_of
+from components.in_container import folder_watch, index_rules, simple_pages, static_index
+from components.in_container.index_rules import disk_report, normalize, project_of
+from components.in_container.static_index import Indexer
 from index_client import make_wheel
 
 
@@ -70,7 +70,7 @@ def test_a_file_no_project_can_be_named_after_never_reaches_a_page(tmp_path):
 def test_pages_escape_what_they_print_whatever_they_are_given():
     """Defence in depth: a name that reached the renderers anyway would be text, not markup."""
     name = '<b onmouseover="x">'
-    root, project = static_index.render_root([name]), static_index.render_project(name, {})
+    root, project = simple_pages.render_root([name]), simple_pages.render_project(name, {})
     assert name not in root and name not in project
     assert "&lt;b onmouseover=&quot;x&quot;&gt;" in root and "Links for &lt;b" in project
 
@@ -188,7 +188,7 @@ def test_wheels_get_their_core_metadata_and_requires_python(tmp_path):
 
 
 def test_upload_time_is_pep_700_iso_8601():
-    from components.in_container.static_index import upload_time
+    from components.in_container.simple_pages import upload_time
 
     assert upload_time(1_764_165_600_123_456_789) == "2025-11-26T14:00:00.123456Z"
 
@@ -217,18 +217,18 @@ def test_a_file_its_writer_closed_is_listed_at_once(tmp_path, monkeypatch):
     monkeypatch.setattr(static_index, "SETTLE_SECONDS", 60.0)
     packages, output = tmp_path / "packages", tmp_path / "index"
     packages.mkdir()
-    watch = static_index.Watch.open(str(packages))
+    watch = folder_watch.Watch.open(str(packages))
     assert watch is not None, "inotify is available on Linux"
     indexer = Indexer(str(packages), str(output))
     name = "quick_tool-1.0-py3-none-any.whl"
     with open(packages / name, "wb") as upload:
         upload.write(b"first half")
         upload.flush()
-        indexer.closed = static_index.closed_files(indexer.closed, watch.read(1.0))
+        indexer.closed = folder_watch.closed_files(indexer.closed, watch.read(1.0))
         indexer.scan()
         assert indexer.unsettled and not (output / "simple" / "quick-tool").exists(), "still being written"
         upload.write(b" and the rest")
-    indexer.closed = static_index.closed_files(indexer.closed, watch.read(1.0))
+    indexer.closed = folder_watch.closed_files(indexer.closed, watch.read(1.0))
     indexer.scan()
     assert not indexer.unsettled and name in (output / "simple" / "quick-tool" / "index.html").read_text()
     assert indexer.files[name]["sha256"] == hashlib.sha256(b"first half and the rest").hexdigest()
@@ -245,7 +245,7 @@ def test_a_file_its_writer_closed_is_listed_at_once(tmp_path, monkeypatch):
     ],
 )
 def test_closed_files_follow_the_events_in_order(events, closed):
-    assert static_index.closed_files(set(), events) == closed
+    assert folder_watch.closed_files(set(), events) == closed
 
 
 def test_yanked_releases_are_marked_not_deleted_and_unyanking_clears_the_mark(tmp_path, capsys):
@@ -300,7 +300,7 @@ def test_yanked_releases_are_marked_not_deleted_and_unyanking_clears_the_mark(tm
     ],
 )
 def test_canonical_version_matches_what_pep_440_calls_equal(version, canonical):
-    assert static_index.canonical_version(version) == canonical
+    assert index_rules.canonical_version(version) == canonical
 
 
 def test_the_store_side_of_the_audit_names_each_file_added_replaced_or_removed(tmp_path, capsys):
@@ -329,13 +329,13 @@ def test_the_store_side_of_the_audit_names_each_file_added_replaced_or_removed(t
 
 
 def test_a_wheel_whose_metadata_inflates_beyond_reason_is_listed_without_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(static_index, "METADATA_MAX", 1000)
+    monkeypatch.setattr(index_rules, "METADATA_MAX", 1000)
     wheel = tmp_path / "bomb-1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("bomb-1.0.dist-info/METADATA", b"Metadata-Version: 2.1\nName: bomb\n" + b" " * 5000)
-    assert static_index.wheel_metadata(str(wheel)) is None
-    monkeypatch.setattr(static_index, "METADATA_MAX", 10_000)
-    assert (static_index.wheel_metadata(str(wheel)) or b"").startswith(b"Metadata-Version")
+    assert index_rules.wheel_metadata(str(wheel)) is None
+    monkeypatch.setattr(index_rules, "METADATA_MAX", 10_000)
+    assert (index_rules.wheel_metadata(str(wheel)) or b"").startswith(b"Metadata-Version")
 
 
 def test_a_file_that_killed_the_indexer_while_read_is_listed_without_metadata_after_the_restart(tmp_path, capsys):
@@ -425,9 +425,9 @@ def test_the_indexer_stops_at_once_and_cleanly_when_docker_asks(tmp_path):
     packages, output = tmp_path / "packages", tmp_path / "index"
     packages.mkdir()
     make_wheel(packages, "stop-tool", "1.0")
-    source = Path(static_index.__file__).read_text()
+    # As the container runs it: the file, from the folder that holds its siblings.
     process = subprocess.Popen(
-        [sys.executable, "-c", source, str(packages), str(output), "0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, static_index.__file__, str(packages), str(output), "0"], stdout=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 20

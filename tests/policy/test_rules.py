@@ -39,9 +39,9 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
-from test_program import PASSWORDS, REMOTE_OVERRIDES
+from test_program import PASSWORDS, REMOTE_OVERRIDES, deploy
 
-from recorded import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registration, reveal, run_program, stack_config
+from recorded import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registration, reveal
 
 POLICY_DIR = ROOT / "policy"
 # The analyzer runs the pack with its own directory first on sys.path; policy/ is not a package.
@@ -62,14 +62,6 @@ NAMES = RESOURCE_NAMES + STACK_NAMES
 RULE: dict[str, Any] = {rule.name: rule for rule in (*rules.RULES, *rules.STACK_RULES)}
 POLICY: dict[str, ResourceValidationPolicy] = {p.name: p for p in rules.POLICIES}
 LEVEL = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "disabled": proto.DISABLED}
-
-
-def deploy(stack: str, **overrides: Any) -> Deployment:
-    config = stack_config(stack)
-    if stack != "dev":
-        config.update(REMOTE_OVERRIDES)
-    config.update(overrides)
-    return run_program(stack, config)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from components.in_container import static_index
+from components.in_container import index_rules
 from components.in_container.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
 from components.pypiserver import programs as program_files
 from real_pypiserver import ensure_venv, unpack_programs
@@ -70,7 +70,7 @@ STORED = ["team_tool-1.0-py3-none-any.whl", "team_tool-1.0.tar.gz", "other-2.0.t
     ],
 )
 def test_the_guard_refuses_what_would_be_stored_but_not_served_or_a_second_spelling(filename, pypiserver_reads, status):
-    answer = refusal(static_index, filename, pypiserver_reads, STORED)
+    answer = refusal(index_rules, filename, pypiserver_reads, STORED)
     assert (answer[0][:3] if answer else None) == status, answer
     if answer:
         assert repr(filename) in answer[1], "the error names the refused file"
@@ -78,17 +78,18 @@ def test_the_guard_refuses_what_would_be_stored_but_not_served_or_a_second_spell
 
 def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_beside_it(tmp_path):
     """As gunicorn loads it (importlib from the file GUNICORN_CMD_ARGS names, gunicorn/app/base.py),
-    from the folder the deployment unpacks: the guard's rules are that folder's static_index.py."""
+    from the folder the deployment unpacks: the guard's rules are that folder's index_rules.py."""
     folder = tmp_path / program_files.digest()
     unpack_programs(program_files.archive(), folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["gunicorn.conf.py", "static_index.py"]
-    assert (folder / "static_index.py").read_bytes() == Path(static_index.__file__).read_bytes()
+    delivered = ["folder_watch.py", "gunicorn.conf.py", "index_rules.py", "simple_pages.py", "static_index.py"]
+    assert sorted(p.name for p in folder.iterdir()) == delivered
+    assert (folder / "index_rules.py").read_bytes() == Path(index_rules.__file__).read_bytes()
     spec = importlib.util.spec_from_file_location("__config__", folder / "gunicorn.conf.py")
     assert spec is not None and spec.loader is not None
     config = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(config)
     rules = config.index_rules()
-    assert rules.__file__ == str(folder / "static_index.py")
+    assert rules.__file__ == str(folder / "index_rules.py")
     assert rules.project_of("Team.Tool-1.0.tar.gz") == "team-tool"
 
 
@@ -114,7 +115,7 @@ GIB = 1 << 30
     ],
 )
 def test_an_upload_must_leave_the_margin_counting_the_uploads_being_stored(free, in_flight, size, refused):
-    answer = disk_refusal(static_index, free, 100 * GIB, in_flight, size)
+    answer = disk_refusal(index_rules, free, 100 * GIB, in_flight, size)
     assert (answer is not None) == refused, answer
     if answer:
         assert answer[0].startswith("507") and "free space" in answer[1]
@@ -124,11 +125,11 @@ def test_an_upload_must_leave_the_margin_counting_the_uploads_being_stored(free,
 TWO_UPLOADS = r"""
 import io, sys, types
 sys.path.insert(0, sys.argv[1])
-from components.in_container import gunicorn_conf, static_index
+from components.in_container import gunicorn_conf, index_rules
 
 SIZE = 1 << 20
 TOTAL = 100 << 30
-MARGIN = static_index.margin(TOTAL)
+MARGIN = index_rules.margin(TOTAL)
 FREE = MARGIN + SIZE + SIZE // 2  # room for one upload, not for two at once
 
 
@@ -160,7 +161,7 @@ def pypiserver(environ, start_response):
 
 
 disk = types.SimpleNamespace(f_bavail=FREE // 4096, f_frsize=4096, f_blocks=TOTAL // 4096)
-guarded = gunicorn_conf.guard(pypiserver, static_index, sys.argv[2], statvfs=lambda path: disk)
+guarded = gunicorn_conf.guard(pypiserver, index_rules, sys.argv[2], statvfs=lambda path: disk)
 guarded(upload("first_tool-1.0.tar.gz"), answer)
 guarded(upload("second_tool-1.0.tar.gz"), answer)  # again, once the first is stored
 print(answers)
