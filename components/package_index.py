@@ -31,11 +31,12 @@ from .front.resources import declare_ca_output, declare_front, front_name
 from .front.settings import FrontSettings
 from .host.target import Target
 from .in_container.static_index import DISK_REPORT, WRITER_MARK
-from .indexer.resources import INDEX_DIR, declare_indexer, declare_yanked, indexer_name
+from .indexer.resources import declare_indexer, declare_yanked, indexer_name
 from .pypiserver.resources import Credentials, declare_pypiserver
 from .scope import Scope
 from .settings import Settings
 from .store.backup import declare_backup
+from .store.mounts import INDEX_DIR
 from .store.volumes import declare_store
 from .supervision.resources import declare_health_gate, declare_units, disk_line
 from .supervision.scripts import IndexerReading

@@ -29,14 +29,13 @@ from collections.abc import Mapping
 from ..in_container.static_index import METADATA_DIR, PAUSED_FLAG
 from ..pypiserver.args import HEALTH_PATH, PORT
 from ..settings.access import AccessSettings
+from ..store.mounts import INDEX_DIR, PACKAGES_ROOT
 from .settings import FrontSettings
 
 CONFIG_DIR = "/etc/caddy"
 CADDYFILE = f"{CONFIG_DIR}/Caddyfile"
 CERT_FILE = f"{CONFIG_DIR}/tls/cert.pem"
 KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
-PACKAGES_ROOT = "/srv"  # the package volume is mounted at /srv/packages: /packages/<f> -> /srv/packages/<f>
-PAGES_ROOT = "/srv/index"  # the indexer's pages: /simple/<name>/ -> /srv/index/simple/<name>/index.html
 DATA_DIR = "/data"  # certificates, the internal CA and ACME accounts: a volume, kept across replacements
 CA_CERT = f"{DATA_DIR}/caddy/pki/authorities/local/root.crt"
 BACKEND = f"pypiserver:{PORT}"
@@ -240,7 +239,7 @@ def _file_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
         "\t}",
         "\thandle @metadata {",
         *auth,
-        f"\t\troot * {PAGES_ROOT}/{METADATA_DIR}",
+        f"\t\troot * {INDEX_DIR}/{METADATA_DIR}",
         "\t\trewrite * /{re.metadata.1}",
         "\t\tfile_server",
         "\t}",
@@ -270,13 +269,13 @@ def _page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
         "\t\tpath /simple/*",
         f"\t\theader_regexp Accept {JSON_ACCEPTED}",
         "\t\tfile {",
-        f"\t\t\troot {PAGES_ROOT}",
+        f"\t\t\troot {INDEX_DIR}",
         "\t\t\ttry_files {path}index.json",
         "\t\t}",
         "\t}",
         "\thandle @page_json {",
         *auth,
-        f"\t\troot * {PAGES_ROOT}",
+        f"\t\troot * {INDEX_DIR}",
         "\t\trewrite * {file_match.relative}",
         f'\t\theader Content-Type "{JSON_TYPE}"',
         "\t\theader Vary Accept",
@@ -287,13 +286,13 @@ def _page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
         "\t\tmethod GET HEAD",
         "\t\tpath /simple/*",
         "\t\tfile {",
-        f"\t\t\troot {PAGES_ROOT}",
+        f"\t\t\troot {INDEX_DIR}",
         "\t\t\ttry_files {path}index.html",
         "\t\t}",
         "\t}",
         "\thandle @page {",
         *auth,
-        f"\t\troot * {PAGES_ROOT}",
+        f"\t\troot * {INDEX_DIR}",
         "\t\theader Vary Accept",
         "\t\tfile_server",
         "\t}",
@@ -333,7 +332,7 @@ def _backend_route(
         "\t\t@paused {",
         "\t\t\tmethod POST",
         "\t\t\tfile {",
-        f"\t\t\t\troot {PAGES_ROOT}",
+        f"\t\t\t\troot {INDEX_DIR}",
         f"\t\t\t\ttry_files /{PAUSED_FLAG}",
         "\t\t\t}",
         "\t\t}",

@@ -13,8 +13,8 @@ import pulumi
 import pulumi_docker as docker
 
 from .. import volume_files
-from ..indexer.resources import INDEX_DIR, STORE_DIR
 from ..scope import Scope
+from ..store.mounts import INDEX_DIR, STORE_DIR
 from ..store.volumes import Store, front_config_volume
 from . import caddyfile, scripts
 from .settings import FrontSettings

@@ -18,19 +18,10 @@ from ..in_container import static_index
 from ..pypiserver import args as server_args
 from ..pypiserver import programs as program_files
 from ..scope import Scope
+from ..store.mounts import INDEX_DIR, STORE_DIR
 from ..store.volumes import Store, pages_volume
 from .settings import IndexerSettings
 
-# Where the indexer and the front server mount the package and pages volumes: paths that exist in
-# neither image. While a volume is empty, Docker copies the image's content at the mount point,
-# ownership included, into it when a container is created (moby daemon/create_unix.go,
-# populateVolume / container CopyImagePathContent; not when the path is missing from the image):
-# mounted where the image has a root-owned directory, it would take the package volume back from
-# uid 9898 after pypiserver's entrypoint gave it to pypiserver. Docker's no_copy option would say the
-# same, but the provider refuses any volume_options below API 1.45 (Debian 12's and Ubuntu's
-# engines), whether or not a subpath is set (resource_docker_container_funcs.go, Create).
-STORE_DIR = "/srv/packages"
-INDEX_DIR = "/srv/index"
 NO_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"])
 
 

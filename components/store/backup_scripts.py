@@ -26,7 +26,7 @@ ENABLE_TIMER = f"systemctl enable --now {SERVICE}.timer"
 CACHE_VOLUME = "pypiserver-backup-cache"
 HOST_TAG = "pypi-index"
 # Where the volumes appear inside restic's container: the paths every snapshot holds. Neither exists
-# in the image, so Docker copies nothing into an empty volume (see indexer.STORE_DIR).
+# in the image, so Docker copies nothing into an empty volume (see store/mounts.py).
 MOUNTS = {"packages": "/backup/packages", "front-data": "/backup/front-data"}
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from components.front import caddyfile
 from components.in_container.static_index import Indexer
+from components.store import mounts
 from host.machine import free_port
 from index_client import BIN, wait_healthy
 
@@ -19,8 +20,8 @@ from index_client import BIN, wait_healthy
 def localize(text: str, root: Path, backend_port: int, https_port: int, http_port: int, admin_port: int) -> str:
     """Map the container's paths, ports and backend name onto this machine."""
     mapping = [
-        (caddyfile.PAGES_ROOT, str(root / "index")),
-        (f"root * {caddyfile.PACKAGES_ROOT}\n", f"root * {root / 'srv'}\n"),
+        (mounts.INDEX_DIR, str(root / "index")),
+        (f"root * {mounts.PACKAGES_ROOT}\n", f"root * {root / 'srv'}\n"),
         (caddyfile.BACKEND, f"127.0.0.1:{backend_port}"),
         ("admin localhost:2019", f"admin 127.0.0.1:{admin_port}"),
     ]

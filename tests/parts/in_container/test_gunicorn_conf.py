@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from components.in_container import index_rules
+from components import settings
+from components.in_container import gunicorn_conf, index_rules
 from components.in_container.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
+from components.pypiserver import args as server_args
 from components.pypiserver import programs as program_files
 from real_pypiserver import ensure_venv, unpack_programs
 from recorded import ROOT
@@ -91,6 +93,15 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
     rules = config.index_rules()
     assert rules.__file__ == str(folder / "index_rules.py")
     assert rules.project_of("Team.Tool-1.0.tar.gz") == "team-tool"
+
+
+def test_the_guard_reads_the_store_where_pypiserver_is_told_to_keep_it():
+    """The configuration runs inside the container and cannot import the program: its copy of the
+    store's path (where the guard hashes files before a removal) is the one pypiserver is started with."""
+    assert gunicorn_conf.PACKAGES_DIR == server_args.PACKAGES_DIR
+    assert server_args.run_args(settings.parse({"target": "local", "authenticate": []}, "dev").pypiserver, ())[-1] == (
+        gunicorn_conf.PACKAGES_DIR
+    )
 
 
 def test_the_program_folder_is_named_by_its_content_and_the_archive_is_the_same_every_run():
