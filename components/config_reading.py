@@ -21,6 +21,9 @@ PRODUCTION_STACK = "production"
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
+# A release number as Caddy and restic tag their images (2.11.7, 0.18.0); `latest`, `2` or `2.11` float.
+RELEASE_NUMBER = re.compile(r"^\d+\.\d+\.\d+$")
+
 # An image repository, with an optional registry in front; a port only before a path (`caddy:2` is a
 # repository and a tag, not a registry).
 IMAGE_REPOSITORY = re.compile(

@@ -9,13 +9,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config_reading import HOST_NAME, ConfigError, Image, read_choice, read_image, read_int, read_str, show
+from ..config_reading import (
+    HOST_NAME,
+    RELEASE_NUMBER,
+    ConfigError,
+    Image,
+    read_choice,
+    read_image,
+    read_int,
+    read_str,
+    show,
+)
 from ..host.settings import reachable_address
 
 TLS_MODES = ("internal", "acme", "supplied")
-
-# Caddy's release tags (2.11.7): `latest` and `2` float.
-RELEASE = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ def parse_front(values: Mapping[str, Any], ssh_host: str | None, production: boo
         public_url=_parse_public_url(values, domain, https_port),
         max_upload_mb=read_int(values, "maxUploadMb", 1024, 1, 102400),
         image=read_image(
-            values, "front", "caddy:2.11.7", RELEASE, "a Caddy release such as 2.11.7 (latest and 2 float)"
+            values, "front", "caddy:2.11.7", RELEASE_NUMBER, "a Caddy release such as 2.11.7 (latest and 2 float)"
         ),
         hsts=production,
     )

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..config_reading import DOCUMENTATION_NETS, ConfigError, read_image
+from ..config_reading import DOCUMENTATION_NETS, RELEASE_NUMBER, ConfigError, read_image
 from ..host.keys import HostKeyError, check_host_key
 
 # The schedules whose worst-case loss the program can state.
@@ -42,7 +42,6 @@ KEYS = (
     "restoreFrom",
 )
 MIN_PASSWORD = 16
-RESTIC_TAG = re.compile(r"^\d+\.\d+\.\d+$")
 
 
 @dataclass(frozen=True)
@@ -250,5 +249,5 @@ def _restore_from(values: Mapping[str, Any]) -> str | None:
 
 def _image_ref(values: Mapping[str, Any]) -> str:
     return read_image(
-        values, "backup", "restic/restic:0.18.0", RESTIC_TAG, "a restic release such as 0.18.0 (latest floats)"
+        values, "backup", "restic/restic:0.18.0", RELEASE_NUMBER, "a restic release such as 0.18.0 (latest floats)"
     ).ref
