@@ -22,7 +22,17 @@ from real_front import RunningFront, running_front
 from test_program import PASSWORDS, deploy
 
 from host.machine import free_port
-from index_client import client_env, http_get, make_wheel, pip_install, remove, twine_upload, upload, wait_healthy
+from index_client import (
+    client_env,
+    http_get,
+    make_wheel,
+    pip_install,
+    remove,
+    retrying_a_dropped_connection,
+    twine_upload,
+    upload,
+    wait_healthy,
+)
 from real_pypiserver import RunningIndex, running_deployed_index
 from recorded import Deployment, reveal
 
@@ -277,6 +287,41 @@ def test_users_change_without_a_restart(stack, tmp_path):
         assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
     finally:
         _apply_users(stack, staged(stack.https_port))  # the module's other tests expect alice back
+
+
+def test_while_users_change_every_request_is_answered_or_dropped_unanswered_and_answered_when_resent(stack, uploaded):
+    """Each users change reloads the front server. Caddy starts the new configuration beside the old
+    one on the same port and then stops the old server; a request that reaches the old one in that
+    moment is closed unanswered or reset (components/front/scripts.py). Polled every 50 ms through 20
+    changes: never a refusal or an error status, and a dropped request is answered when sent again."""
+    changed = staged(stack.https_port, users={**PASSWORDS, "newcomer": "newcomer-password-9b1"})
+    as_before = staged(stack.https_port)
+    wait_until_true(lambda: stack.get("/simple/", USER, PASSWORD).status == 200)  # the root page exists
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                reply, retried = retrying_a_dropped_connection(
+                    lambda: http_get(stack.url("/simple/"), USER, PASSWORD, timeout=2, ca=stack.front.ca)
+                )
+                outcomes.append(f"{reply.status}" + (" when sent again" if retried else ""))
+            except OSError as error:
+                outcomes.append(f"{type(error).__name__}: {error}")
+            time.sleep(0.05)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        for change in range(20):
+            _apply_users(stack, changed if change % 2 == 0 else as_before)  # the last one restores
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        poller.join()
+    assert len(outcomes) >= 20, outcomes
+    assert set(outcomes) <= {"200", "200 when sent again"}, sorted(set(outcomes))
 
 
 def test_upload_without_a_length_is_refused_before_pypiserver(stack):

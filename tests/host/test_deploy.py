@@ -25,7 +25,15 @@ from components.front.resources import pem_text
 from components.host.scripts import STACK_MARKER
 from components.in_container.index_rules import project_of
 from components.supervision.resources import disk_line
-from index_client import http_get, make_wheel, pip_install, twine_upload, upload, wait_healthy
+from index_client import (
+    http_get,
+    make_wheel,
+    pip_install,
+    retrying_a_dropped_connection,
+    twine_upload,
+    upload,
+    wait_healthy,
+)
 from recorded import Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError, changes_only
@@ -104,16 +112,25 @@ def host_state(host: TestHost) -> dict:
 
 
 @contextmanager
-def unavailability(site: Site, user: str, password: str, path: str = "/simple/") -> Iterator[dict]:
-    """Poll `path` every 50 ms with credentials; report the longest stretch it was not answering 200."""
-    result = {"seconds": 0.0, "polls": 0, "failed": 0}
+def unavailability(
+    site: Site, user: str, password: str, path: str = "/simple/", retry_dropped: bool = False
+) -> Iterator[dict]:
+    """Poll `path` every 50 ms with credentials; report the longest stretch it was not answering 200.
+    With `retry_dropped`, a request whose connection was dropped unanswered is sent once more at once,
+    as pip does (index_client.retrying_a_dropped_connection), and `retried` counts those."""
+    result = {"seconds": 0.0, "polls": 0, "failed": 0, "retried": 0}
     stop = threading.Event()
 
     def poll() -> None:
         down_since = None
         while not stop.is_set():
             try:
-                ok = site.get(path, user, password, timeout=2).status == 200
+                if retry_dropped:
+                    reply, retried = retrying_a_dropped_connection(lambda: site.get(path, user, password, timeout=2))
+                    result["retried"] += retried
+                else:
+                    reply = site.get(path, user, password, timeout=2)
+                ok = reply.status == 200
             except OSError:
                 ok = False
             result["polls"] += 1
@@ -515,23 +532,21 @@ def container_ids(site: Site) -> list[str]:
 def test_6_add_rotate_remove_users_without_downtime(site):
     containers = container_ids(site)
     users = {"ci": USERS["ci"], "bob": "bob-password-5e7c2a9d", "alice": "alice-rotated-8c1d3b7e"}
-    with unavailability(site, "ci", USERS["ci"]) as down:
+    # The front server's reload can drop a request that reaches its old server as it stops (closed
+    # unanswered, or reset: components/front/scripts.py); pip sends it again, and so does this poll.
+    with unavailability(site, "ci", USERS["ci"], retry_dropped=True) as down:
         site.deploy(users=users)
         time.sleep(0.5)
-    figure(f"DOWNTIME adding bob and rotating alice: {down['seconds']:.2f} s")
-    # Seen once in CI (Debian 13 host): one poll of 34 failed, 0.12 s. Not every request is answered,
-    # but the index is never away for as long as a second.
-    assert down["polls"] >= 10 and down["seconds"] < 1.0, f"the index stayed available while users changed: {down}"
+    figure(f"users change (adding bob, rotating alice): {down['polls']} polls, {down['retried']} retried once")
+    assert down["polls"] >= 10 and down["failed"] == 0, f"every request answered while users changed: {down}"
     assert site.get("/simple/", "bob", users["bob"]).status == 200
     assert site.get("/simple/", "alice", users["alice"]).status == 200
     assert site.get("/simple/", "alice", USERS["alice"]).status in (401, 403), "the old password"
-    with unavailability(site, "ci", USERS["ci"]) as down:
+    with unavailability(site, "ci", USERS["ci"], retry_dropped=True) as down:
         site.deploy(users={"ci": USERS["ci"], "alice": users["alice"]})
         time.sleep(0.5)
-    figure(f"DOWNTIME removing bob: {down['seconds']:.2f} s")
-    # Seen once in CI (Debian 13 host): one poll of 34 failed, 0.12 s. Not every request is answered,
-    # but the index is never away for as long as a second.
-    assert down["polls"] >= 10 and down["seconds"] < 1.0, f"the index stayed available while users changed: {down}"
+    figure(f"users change (removing bob): {down['polls']} polls, {down['retried']} retried once")
+    assert down["polls"] >= 10 and down["failed"] == 0, f"every request answered while users changed: {down}"
     assert site.get("/simple/", "bob", users["bob"]).status in (401, 403)
     assert container_ids(site) == containers, "no restart: pypiserver re-reads its file, Caddy reloads"
     mode = site.host.ssh(

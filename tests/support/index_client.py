@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +104,25 @@ def http_get(
             return Response(reply.status, reply.read(), _headers(reply.headers))
     except urllib.error.HTTPError as error:
         return Response(error.code, error.read(), _headers(error.headers))
+
+
+def dropped_connection(error: BaseException) -> bool:
+    """The server closed the connection before answering (http.client.RemoteDisconnected) or reset it:
+    what the front server's reload does to a request that reaches the old server as it stops
+    (components/front/scripts.py). No handler ran, so the request is safe to send again."""
+    reason = error.reason if isinstance(error, urllib.error.URLError) else error
+    return isinstance(reason, ConnectionResetError)  # RemoteDisconnected is one
+
+
+def retrying_a_dropped_connection(get: Callable[[], Response]) -> tuple[Response, bool]:
+    """`get()`, sent once more at once if its connection was dropped unanswered, as pip retries:
+    (the answer, whether it took the retry). Any other failure, or a second drop, is raised."""
+    try:
+        return get(), False
+    except OSError as error:
+        if not dropped_connection(error):
+            raise
+    return get(), True
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
