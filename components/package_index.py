@@ -81,7 +81,9 @@ class PackageIndex(pulumi.ComponentResource):
         store = declare_store(scope, settings.store, with_auth=args.htpasswd is not None)
         # Backups (a remote host only); a restore fills the empty store before any container starts.
         backup_settings = settings.store.backup
-        backup = declare_backup(scope, settings.store, backup_settings, store) if backup_settings else None
+        backup = (
+            declare_backup(scope, backup_settings, settings.store.packages_volume, store) if backup_settings else None
+        )
         restored = backup.ready if backup else []
         pypiserver = settings.pypiserver
         image = scope.image("image", pypiserver.image.ref)

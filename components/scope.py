@@ -25,7 +25,8 @@ class Scope:
     name: str
     """The component's name: every child is named `<name>-<suffix>`."""
     container_name: str
-    """pypiserver's container: every other Docker name the deployment owns starts with it."""
+    """pypiserver's container, and the prefix of the other containers', networks' and volumes' Docker
+    names (docker_name), except the package and credentials volumes, which are configured on their own."""
     target: Target
     parent: pulumi.Resource
 

@@ -34,7 +34,7 @@ from typing import Any
 from access_rules import auth_protects_all_actions, ssh_host_key_pinned
 from container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
 from image_rules import image_pinned
-from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME
+from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
 from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
@@ -102,7 +102,7 @@ RULES: tuple[Rule, ...] = (
                 "type": "array",
                 "items": {"type": "string"},
                 "default": [PACKAGES_ROLE],
-                "description": "Volumes labelled pypi-index.role=<one of these> must be protected.",
+                "description": f"Volumes labelled {ROLE_LABEL}=<one of these> must be protected.",
             },
             "volumeNames": {
                 "type": "array",

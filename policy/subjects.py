@@ -138,7 +138,8 @@ def is_index_container(props: Mapping[str, Any], config: Mapping[str, Any] | Non
 
 
 def is_packages_volume(props: Mapping[str, Any], config: Mapping[str, Any] | None = None) -> bool:
-    """The package store: labelled with a protected role (pypi-index.role=packages), or named as configured."""
+    """The package store: labelled with a protected role (ROLE_LABEL, by default the packages role), or
+    named as configured."""
     config = config or {}
     roles = config.get("roles", [PACKAGES_ROLE])
     labels = props.get("labels")

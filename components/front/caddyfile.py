@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Mapping
 
 from ..in_container.static_index import METADATA_DIR, PAUSED_FLAG
-from ..pypiserver.args import HEALTH_PATH, PORT
+from ..pypiserver.args import HEALTH_PATH, NETWORK_ALIAS, PORT
 from ..settings.access import AccessSettings
 from ..store.mounts import INDEX_DIR, PACKAGES_ROOT
 from .settings import FrontSettings
@@ -38,7 +38,7 @@ CERT_FILE = f"{CONFIG_DIR}/tls/cert.pem"
 KEY_FILE = f"{CONFIG_DIR}/tls/key.pem"
 DATA_DIR = "/data"  # certificates, the internal CA and ACME accounts: a volume, kept across replacements
 CA_CERT = f"{DATA_DIR}/caddy/pki/authorities/local/root.crt"
-BACKEND = f"pypiserver:{PORT}"
+BACKEND = f"{NETWORK_ALIAS}:{PORT}"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 # The JSON type in Accept, unless its weight is q=0 (a client that refuses it).
 JSON_ACCEPTED = r"application/vnd\.pypi\.simple\.v1\+json(\s*;\s*q=(0?\.0*[1-9]|1))?\s*(,|$)"

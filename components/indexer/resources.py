@@ -1,8 +1,8 @@
 """The indexer: a container of the pypiserver image that keeps static PEP 503 pages for the store.
 
-Its program is components/in_container/static_index.py (standard library only), delivered into the
-hooks volume with gunicorn's configuration (components/pypiserver/programs.py); it reads the package
-volume and writes the pages volume, which the front server serves as files.
+Its program is components/in_container/static_index.py and the modules beside it (standard library
+only), delivered into the hooks volume with gunicorn's configuration (components/pypiserver/programs.py);
+it reads the package volume and writes the pages volume, which the front server serves as files.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config_reading import ConfigError, read_list, show
+from ..in_container.index_rules import normalize
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,6 @@ def _parse_yanked(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
                 show(entry),
                 "entries are 'name==version' or 'name==version: reason' (one line, 300 characters)",
             )
-        name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
+        name = normalize(match.group(1))
         yanked.setdefault(name, {})[match.group(2)] = reason
     return yanked

@@ -16,6 +16,8 @@ HOOKS_DIR = "/data/hooks"
 # The uid/gid the official image runs pypiserver as (its entrypoint drops to it).
 PYPISERVER_UID = 9898
 HEALTH_PATH = "/health"
+# pypiserver's name on the internal network, where the front server reaches it.
+NETWORK_ALIAS = "pypiserver"
 
 
 def run_args(settings: PypiserverSettings, authenticate: tuple[str, ...]) -> list[str]:

@@ -91,7 +91,9 @@ def declare_pypiserver(
         image=image.image_id,
         command=command,
         envs=env,
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=store.internal.name, aliases=["pypiserver"])],
+        networks_advanced=[
+            docker.ContainerNetworksAdvancedArgs(name=store.internal.name, aliases=[server_args.NETWORK_ALIAS])
+        ],
         mounts=mounts,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"

@@ -20,7 +20,7 @@ class Settings:
 
     stack: str
     container_name: str
-    """pypiserver's container, and the prefix of every other Docker name the deployment owns."""
+    """pypiserver's container, and the prefix of the deployment's other Docker names (Scope.docker_name)."""
     host: HostSettings
     access: AccessSettings
     pypiserver: PypiserverSettings

@@ -20,7 +20,6 @@ import pulumi
 from ..scope import Scope
 from . import backup_scripts
 from .backup_settings import BackupSettings
-from .settings import StoreSettings
 from .volumes import Store, front_data_volume
 
 
@@ -37,8 +36,9 @@ def volumes_of(scope: Scope, packages_volume: str) -> dict[str, str]:
     return {"packages": packages_volume, "front-data": front_data_volume(scope)}
 
 
-def declare_backup(scope: Scope, settings: StoreSettings, backup: BackupSettings, store: Store) -> Backup:
-    volumes = volumes_of(scope, settings.packages_volume)
+def declare_backup(scope: Scope, backup: BackupSettings, packages_volume: str, store: Store) -> Backup:
+    """`packages_volume`: the package volume's Docker name (the store section's)."""
+    volumes = volumes_of(scope, packages_volume)
     image = scope.image("backup-image", backup.image_ref)
     secrets = scope.step(
         "backup-secrets",

