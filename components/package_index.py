@@ -111,7 +111,8 @@ class PackageIndex(pulumi.ComponentResource):
         health = declare_health_gate(
             scope,
             settings.supervision,
-            settings.front,
+            settings.front.domain,
+            settings.front.https_port,
             [front_name(scope), scope.container_name, indexer_name(scope)],
             [backend.container, front.container, indexer],
             after=gate_after,

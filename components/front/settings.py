@@ -20,9 +20,14 @@ from ..config_reading import (
     read_str,
     show,
 )
-from ..host.settings import reachable_address
 
 TLS_MODES = ("internal", "acme", "supplied")
+
+
+def reachable_address(bind_address: str) -> str:
+    """Where ports published on `bind_address` answer on the machine itself: the address, or loopback
+    for the wildcards (the health gate connects there; a local stack's default domain is it)."""
+    return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
 
 
 @dataclass(frozen=True)

@@ -131,12 +131,6 @@ def check_environment(environment: Mapping[str, str]) -> None:
         )
 
 
-def reachable_address(bind_address: str) -> str:
-    """Where ports published on `bind_address` answer on the machine itself: the address, or loopback
-    for the wildcards (the health gate connects there; a local stack's default domain is it)."""
-    return "127.0.0.1" if bind_address in ("0.0.0.0", "::") else bind_address
-
-
 def parse_host(values: Mapping[str, Any], production: bool) -> HostSettings:
     """Where the index runs: the target, its SSH settings, the local engine's address if not the default."""
     target = read_choice(values, "target", "local", TARGETS)

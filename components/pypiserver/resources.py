@@ -82,7 +82,15 @@ def declare_pypiserver(
     command = server_args.run_args(settings, authenticate)
     env = server_args.run_env(settings, program_files.gunicorn_config())
     canary = _declare_canary(
-        scope, settings, image, store, (command, env), credentials, health_timeout_seconds, [*prepared, *after]
+        scope,
+        settings,
+        image,
+        store,
+        command=command,
+        env=env,
+        credentials=credentials,
+        timeout_seconds=health_timeout_seconds,
+        after=[*prepared, *after],
     )
     container = scope.container(
         "container",
@@ -131,7 +139,9 @@ def _declare_canary(
     settings: PypiserverSettings,
     image: docker.RemoteImage,
     store: Store,
-    run: tuple[list[str], list[str]],
+    *,
+    command: list[str],
+    env: list[str],
     credentials: Credentials | None,
     timeout_seconds: int,
     after: Sequence[pulumi.Resource],
@@ -139,8 +149,7 @@ def _declare_canary(
     """Before the provider deletes the running container (it always deletes first), the replacement is
     tried on the side: a new image or new arguments that cannot start fail `pulumi up` here, while the
     running index keeps serving downloads and uploads. It never sees the store (canary.py).
-    `run`: the container's command and environment."""
-    command, env = run
+    `command` and `env`: the container's, as the replacement will run."""
     return scope.step(
         "canary",
         canary_script(

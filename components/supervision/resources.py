@@ -13,7 +13,6 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
-from ..front.settings import FrontSettings
 from ..scope import Scope
 from . import scripts
 from .settings import SupervisionSettings
@@ -34,7 +33,8 @@ def declare_units(scope: Scope, containers: Mapping[str, tuple[docker.Container,
 def declare_health_gate(
     scope: Scope,
     settings: SupervisionSettings,
-    front: FrontSettings,
+    domain: str,
+    https_port: int,
     diagnose: list[str],
     containers: list[docker.Container],
     after: list[pulumi.Resource],
@@ -42,12 +42,12 @@ def declare_health_gate(
 ) -> local.Command | remote.Command:
     """`diagnose`: the containers whose state and logs a failure shows, in that order. `indexer`: where
     the store's disk reading is and which indexer must have written it; the gate's last line repeats it.
-    `front`: where clients reach the index (the gate asks as they do)."""
+    `domain`, `https_port`: where clients reach the front server (the gate asks as they do)."""
     return scope.step(
         "health",
         scripts.health_gate(
-            front.domain,
-            front.https_port,
+            domain,
+            https_port,
             scope.target.address,
             diagnose,
             settings.health_timeout_seconds,
