@@ -3,7 +3,7 @@ program and its pack cannot drift apart: a renamed timer or label changes both.
 
 The pack runs in its own environment (policy/venv: pulumi and pulumi-policy, not the providers' SDKs),
 from the policy folder; the repository root beside it holds the program. Only modules that import
-nothing beyond the standard library are reached from here (tests/policy/test_rules.py imports the
+nothing beyond the standard library are reached from here (tests/policy/test_pack.py imports the
 pack with the providers' SDKs made unimportable).
 """
 

@@ -33,9 +33,9 @@ import certifi
 import pytest
 from public_index import PublicIndex, normalize, running_public_index
 from real_front import running_front
-from test_program import PASSWORDS, deploy
 
 from components import client_config
+from deployments import PASSWORDS, deploy
 from host.machine import free_port
 from index_client import BIN, client_env, http_get, make_wheel
 from real_pypiserver import running_deployed_index

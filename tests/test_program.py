@@ -9,51 +9,20 @@ from passlib.hash import bcrypt
 
 from components.pypiserver import programs as program_files
 from components.supervision.systemd_unit import UNIT_DIR
-from recorded import Deployment, clear_parts, is_secret_value, reveal, run_program, stack_config
-
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJwscbcMu7W4BjS5KmH4fejUOe377CH6Enp1x4jXO8c3"
-PASSWORDS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
-BACKUP_KEY = (
-    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA-backup-key\n-----END OPENSSH PRIVATE KEY-----\n"
+from deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, deploy
+from recorded import (
+    CONTAINER,
+    DOCKER_PROVIDER,
+    LOCAL_COMMAND,
+    REMOTE_COMMAND,
+    Deployment,
+    clear_parts,
+    is_secret_value,
+    reveal,
+    run_program,
+    stack_config,
 )
-BACKUP_PASSWORD = "restic-password-4b1e9d7c2a"
-BACKUP_OVERRIDES = {
-    "backupRepository": "sftp:backup@backup.internal.example:/srv/restic/pypi-index",
-    "backupPassword": BACKUP_PASSWORD,
-    "backupSshKey": BACKUP_KEY,
-    "backupSshHostKey": HOST_KEY,
-}
-REMOTE_OVERRIDES = {"sshHost": "pypi.internal.example", "sshHostKey": HOST_KEY, "users": PASSWORDS, **BACKUP_OVERRIDES}
-
-IMAGE = "docker:index/remoteImage:RemoteImage"
-VOLUME = "docker:index/volume:Volume"
-CONTAINER = "docker:index/container:Container"
-REMOTE_COMMAND = "command:remote:Command"
-LOCAL_COMMAND = "command:local:Command"
-DOCKER_PROVIDER = "pulumi:providers:docker"
-
-
-def deploy(stack: str, **overrides) -> Deployment:
-    config = stack_config(stack)
-    if stack != "dev":
-        config.update(REMOTE_OVERRIDES)
-    config.update(overrides)
-    return run_program(stack, config)
-
-
-@pytest.fixture(scope="module")
-def dev() -> Deployment:
-    return deploy("dev")
-
-
-@pytest.fixture(scope="module")
-def staging() -> Deployment:
-    return deploy("staging")
-
-
-@pytest.fixture(scope="module")
-def production() -> Deployment:
-    return deploy("production")
+from stack_values import HOST_KEY
 
 
 def ssh_opts(d: Deployment) -> list[str]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 from real_front import RunningFront, running_front
-from test_program import PASSWORDS, deploy
 
+from deployments import PASSWORDS, deploy
 from host.machine import free_port
 from index_client import (
     client_env,

@@ -8,8 +8,8 @@ import shutil
 import subprocess
 
 import pytest
-from test_program import REMOTE_OVERRIDES
 
+from deployments import REMOTE_OVERRIDES
 from index_client import BIN
 from recorded import reveal, run_program, stack_config
 

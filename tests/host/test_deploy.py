@@ -34,7 +34,7 @@ from index_client import (
     upload,
     wait_healthy,
 )
-from recorded import Deployment, run_program, stack_config
+from recorded import DOCKER_PROVIDER, REMOTE_COMMAND, Deployment, run_program, stack_config
 
 from .applier import Applier, ApplyError, changes_only
 from .command_provider import identity_ssh_options
@@ -213,7 +213,7 @@ def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
     # The Docker provider's own path, which the guard's failure never reaches: the options the program
     # gives it, with the real OpenSSH client against the host's sshd, as `docker system dial-stdio`.
     for key, works in ((impostor, False), (site.host.host_public_key, True)):
-        provider = run_program("production", {**site.config, "sshHostKey": key}).one("pulumi:providers:docker")
+        provider = run_program("production", {**site.config, "sshHostKey": key}).one(DOCKER_PROVIDER)
         options = provider.inputs["sshOpts"]
         options = json.loads(options) if isinstance(options, str) else list(options)
         engine = EngineClient(site.host.docker_host, [*options, *identity_ssh_options(site.host.private_key_path)])
@@ -562,7 +562,7 @@ def test_6_the_same_host_under_another_name_changes_no_container(site):
     steps = changes_only(site.applier.plan(renamed))
     assert {s.op for s in steps} == {"update"}, steps
     changed = {renamed.named(s.name).type for s in steps}
-    assert changed <= {"command:remote:Command", "pulumi:providers:docker"}, f"only connections change: {steps}"
+    assert changed <= {REMOTE_COMMAND, DOCKER_PROVIDER}, f"only connections change: {steps}"
     assert "host-guard" in {s.name for s in steps}
     site.deploy(sshHost="localhost")  # the guard runs its check on the new connection, and passes
     assert container_ids(site) == containers

@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "pypi-index"
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
+# Resource types as the engine names them.
+IMAGE = "docker:index/remoteImage:RemoteImage"
+VOLUME = "docker:index/volume:Volume"
+CONTAINER = "docker:index/container:Container"
+REMOTE_COMMAND = "command:remote:Command"
+LOCAL_COMMAND = "command:local:Command"
+DOCKER_PROVIDER = "pulumi:providers:docker"
 
 
 def is_secret_value(value: Any) -> bool:
@@ -111,11 +118,11 @@ class _Mocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         state = dict(args.inputs)
-        if args.typ == "docker:index/remoteImage:RemoteImage":
+        if args.typ == IMAGE:
             name = reveal(args.inputs.get("name", ""))
             state["imageId"] = fake_image_id(name)
             state["repoDigest"] = name
-        if args.typ == "docker:index/container:Container":
+        if args.typ == CONTAINER:
             state.setdefault("networkDatas", [])
         if args.typ.startswith("command:"):
             state.setdefault("stdout", "")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from test_program import REMOTE_OVERRIDES
 
+from deployments import REMOTE_OVERRIDES
 from index_client import BIN
 from recorded import reveal, run_program, stack_config
 

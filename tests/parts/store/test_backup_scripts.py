@@ -8,11 +8,11 @@ import shutil
 import subprocess
 
 import pytest
-from test_program import REMOTE_OVERRIDES
 
 from components.host import scripts as host_scripts
 from components.settings import ConfigError, parse
 from components.store import backup_scripts
+from deployments import REMOTE_OVERRIDES
 from index_client import BIN
 from recorded import stack_config
 

@@ -1,0 +1,143 @@
+"""The pack's own files: its configuration files, entry point, project, requirements and gRPC service."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import json
+import runpy
+import subprocess
+import sys
+import threading
+from typing import Any
+from unittest import mock
+
+import pulumi_policy
+import pytest
+import yaml
+from pulumi.runtime import proto
+from pulumi_policy import EnforcementLevel
+
+from policy_pack import (
+    LEVEL,
+    NAMES,
+    POLICY_DIR,
+    RULE,
+    engine_config,
+    inputs_with,
+    rules,
+    struct,
+)
+from recorded import ROOT
+
+
+@pytest.mark.parametrize(("config_file", "level"), [("production.json", "mandatory"), ("staging.json", "advisory")])
+def test_config_file_sets_every_policy_and_only_policies_of_the_pack(config_file, level):
+    given = json.loads((POLICY_DIR / config_file).read_text())
+    assert set(given) == set(NAMES), "a misspelt name is silently ignored by the engine"
+    for name, value in given.items():
+        if isinstance(value, dict):
+            # The engine validates the properties against the policy's schema; so do we, by type.
+            props = {k: v for k, v in value.items() if k != "enforcementLevel"}
+            schema = RULE[name].config
+            for key, val in props.items():
+                assert key in schema, (name, key)
+                expected = {"boolean": bool, "array": list, "integer": int, "string": str}[schema[key]["type"]]
+                assert isinstance(val, expected), (name, key)
+    assert {lvl for lvl, _ in engine_config(POLICY_DIR / config_file).values()} == {level}
+
+
+def test_production_requires_digests_and_staging_does_not():
+    assert engine_config(POLICY_DIR / "production.json")["image-pinned"][1]["requireDigest"] is True
+    assert engine_config(POLICY_DIR / "staging.json")["image-pinned"][1]["requireDigest"] is False
+
+
+def test_policies_are_named_uniquely_and_described():
+    assert len(NAMES) == len(set(NAMES)) == 8
+    for policy in rules.POLICIES:
+        assert policy.description and policy.enforcement_level is None, "the pack's default or the config decides"
+
+
+def test_main_builds_only_the_policy_pack(capsys):
+    built: list[dict[str, Any]] = []
+    with mock.patch.object(pulumi_policy, "PolicyPack", side_effect=lambda **kwargs: built.append(kwargs)):
+        runpy.run_path(str(POLICY_DIR / "__main__.py"), run_name="__main__")
+    assert capsys.readouterr() == ("", ""), "the engine reads the analyzer's port from stdout: nothing else goes there"
+    assert len(built) == 1
+    pack = built[0]
+    assert pack["name"] == rules.PACK_NAME and pack["enforcement_level"] == EnforcementLevel.ADVISORY
+    assert [p.name for p in pack["policies"]] == NAMES
+
+
+def test_rules_import_without_starting_a_server_or_the_providers_sdks():
+    # PolicyPack(...) serves forever; rules.py must import, and its interpreter exit, without one. The
+    # pack's own environment has pulumi and pulumi-policy only: what it reads of the program
+    # (program_facts.py) must import without the providers' SDKs, here made unimportable.
+    blocked = "import sys; sys.modules.update(pulumi_docker=None, pulumi_command=None); "
+    result = subprocess.run(
+        [sys.executable, "-c", blocked + "import rules; print(len(rules.POLICIES))"],
+        cwd=POLICY_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout == "8\n", result.stderr[-2000:]
+
+
+def test_pack_project_and_requirements():
+    project = yaml.safe_load((POLICY_DIR / "PulumiPolicy.yaml").read_text())
+    assert project["runtime"]["name"] == "python" and project["runtime"]["options"]["virtualenv"] == "venv"
+    assert project["description"]
+    pins = dict(
+        line.split("==")
+        for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert pins["pulumi-policy"] == importlib.metadata.version("pulumi-policy")
+    root = (ROOT / "requirements.txt").read_text()
+    assert f"pulumi=={pins['pulumi']}" in root.splitlines(), "the pack and the program use the same pulumi"
+
+
+def test_pack_serves_the_analyzer_protocol(staging):
+    """The pack as the engine starts it: its port on stdout, then GetAnalyzerInfo, Configure and Analyze."""
+    grpc = importlib.import_module("grpc")
+    empty_pb2: Any = importlib.import_module("google.protobuf.empty_pb2")
+    analyzer_grpc: Any = importlib.import_module("pulumi.runtime.proto.analyzer_pb2_grpc")
+    pack = subprocess.Popen(
+        [sys.executable, "-u", "__main__.py"], cwd=POLICY_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    watchdog = threading.Timer(120, pack.kill)  # never left serving if something below hangs
+    watchdog.start()
+    try:
+        assert pack.stdout is not None
+        port = int(pack.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            client = analyzer_grpc.AnalyzerStub(channel)
+            info = client.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
+            assert [p.name for p in info.policies] == NAMES
+            config = engine_config(POLICY_DIR / "production.json")
+            client.Configure(
+                proto.ConfigureAnalyzerRequest(
+                    policyConfig={
+                        name: proto.PolicyConfig(enforcementLevel=LEVEL[level], properties=struct(props))
+                        for name, (level, props) in config.items()
+                    }
+                ),
+                timeout=30,
+            )
+            reg = staging.named("pypi-container")
+            request = proto.AnalyzeRequest(
+                type=reg.type,
+                urn=reg.urn,
+                name=reg.name,
+                properties=struct(inputs_with(reg, lambda i: i.update(privileged=True))),
+                options=proto.AnalyzerResourceOptions(),
+            )
+            found = client.Analyze(request, timeout=30).diagnostics
+            assert [(d.policyName, d.enforcementLevel) for d in found] == [("container-unprivileged", proto.MANDATORY)]
+            assert '"pypi-container"' in found[0].message
+    finally:
+        pack.terminate()
+        pack.wait(timeout=30)
+        watchdog.cancel()
