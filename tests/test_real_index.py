@@ -487,7 +487,7 @@ def test_uploads_pause_while_the_disk_is_nearly_full(stack, tmp_path):
 
 
 def test_a_request_for_pypiserver_waits_while_it_is_away(stack, tmp_path):
-    """Caddy retries failed dials (caddyfile.BACKEND_WAIT): while pypiserver is replaced or restarts,
+    """Caddy retries failed dials (routes.BACKEND_WAIT): while pypiserver is replaced or restarts,
     requests for it (uploads, /health, unknown pages) are held, not failed. Runs last: it restarts
     the module's pypiserver."""
     stack.backend.stop()

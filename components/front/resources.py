@@ -16,7 +16,7 @@ from .. import volume_files
 from ..scope import Scope
 from ..store.mounts import INDEX_DIR, STORE_DIR
 from ..store.volumes import Store, front_config_volume
-from . import caddyfile, scripts
+from . import layout, scripts
 from .settings import FrontSettings
 
 # The front server binds 80/443 inside its container; nothing else needs a capability.
@@ -47,8 +47,8 @@ def _config_files(
             suffix,
             volume_files.write_volume_file(
                 front_config_volume(scope),
-                caddyfile.CONFIG_DIR,
-                path.removeprefix(caddyfile.CONFIG_DIR + "/"),
+                layout.CONFIG_DIR,
+                path.removeprefix(layout.CONFIG_DIR + "/"),
                 settings.image.ref,
                 0,
                 then=then,
@@ -61,8 +61,8 @@ def _config_files(
     tls_files: list[pulumi.Resource] = []
     if settings.tls == "supplied":
         tls_files = [
-            config_file("tls-cert", caddyfile.CERT_FILE, settings.tls_certificate or ""),
-            config_file("tls-key", caddyfile.KEY_FILE, pulumi.Output.secret(settings.tls_key or "")),
+            config_file("tls-cert", layout.CERT_FILE, settings.tls_certificate or ""),
+            config_file("tls-key", layout.KEY_FILE, pulumi.Output.secret(settings.tls_key or "")),
         ]
     # Written last and the only one that reloads: Caddy does not watch its files. A rotated
     # certificate changes the Caddyfile too (it names the certificate's fingerprint), so the reload
@@ -71,18 +71,18 @@ def _config_files(
         *tls_files,
         config_file(
             "caddyfile",
-            caddyfile.CADDYFILE,
+            layout.CADDYFILE,
             config,
-            then=scripts.reload_front(front_name(scope), caddyfile.CADDYFILE),
+            then=scripts.reload_front(front_name(scope), layout.CADDYFILE),
             after=tls_files,
         ),
     ]
 
 
 def _ports(settings: FrontSettings) -> list[docker.ContainerPortArgs]:
-    ports = [(caddyfile.INNER_HTTPS, settings.https_port)]
+    ports = [(layout.INNER_HTTPS, settings.https_port)]
     if settings.http_port:
-        ports.append((caddyfile.INNER_HTTP, settings.http_port))
+        ports.append((layout.INNER_HTTP, settings.http_port))
     return [
         docker.ContainerPortArgs(internal=inner, external=outer, ip=settings.bind_address, protocol="tcp")
         for inner, outer in ports
@@ -111,9 +111,9 @@ def declare_front(
         ],
         mounts=[
             docker.ContainerMountArgs(
-                type="volume", source=store.front_config.name, target=caddyfile.CONFIG_DIR, read_only=True
+                type="volume", source=store.front_config.name, target=layout.CONFIG_DIR, read_only=True
             ),
-            docker.ContainerMountArgs(type="volume", source=store.front_data.name, target=caddyfile.DATA_DIR),
+            docker.ContainerMountArgs(type="volume", source=store.front_data.name, target=layout.DATA_DIR),
             docker.ContainerMountArgs(type="volume", source=store.packages.name, target=STORE_DIR, read_only=True),
             docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True),
         ],
@@ -137,7 +137,7 @@ def declare_ca_output(
         return pulumi.Output.from_input("")
     ca = scope.step(
         "ca",
-        scripts.read_file_in(front_name(scope), caddyfile.CA_CERT),
+        scripts.read_file_in(front_name(scope), layout.CA_CERT),
         # A new front container may hold a new CA (for instance after its data volume was lost).
         triggers=[front.container.id],
         depends_on=[health],

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.front import caddyfile
+from components.front import routes
 from components.in_container.static_index import Indexer
 from components.store import mounts
 from host.machine import free_port
@@ -22,7 +22,7 @@ def localize(text: str, root: Path, backend_port: int, https_port: int, http_por
     mapping = [
         (mounts.INDEX_DIR, str(root / "index")),
         (f"root * {mounts.PACKAGES_ROOT}\n", f"root * {root / 'srv'}\n"),
-        (caddyfile.BACKEND, f"127.0.0.1:{backend_port}"),
+        (routes.BACKEND, f"127.0.0.1:{backend_port}"),
         ("admin localhost:2019", f"admin 127.0.0.1:{admin_port}"),
     ]
     for old, new in mapping:
