@@ -105,14 +105,17 @@ class EngineClient:
         return connection
 
     def _ssh_error(self) -> str:
+        """What the `ssh` of a failed request said, and how it ended (a reset with nothing on its stderr
+        was seen once on a Debian 13 test host: how ssh ended is the clue to keep)."""
         if self._ssh is None:
             return ""
         try:
-            self._ssh.wait(timeout=10)
+            status = f"ssh exited with {self._ssh.wait(timeout=10)}"
         except subprocess.TimeoutExpired:
             self._ssh.kill()
+            status = "ssh was still running 10 s later (killed)"
         stderr = self._ssh.stderr.read().decode(errors="replace") if self._ssh.stderr else ""
-        return stderr.strip()
+        return f"{status}; its stderr: {stderr.strip() or '(nothing)'}"
 
     def _close(self) -> None:
         if self._ssh is not None:
