@@ -269,7 +269,8 @@ def _static_trees(store: ResolveStore, index: Path, files_info: dict[str, dict],
 def _park(indexer: object) -> None:
     """Idle the indexer's loop before its folders go: tests/support/real_front.py runs it in a daemon thread that
     cannot be stopped, and a scan of a removed folder would end it with a traceback."""
-    vars(indexer).update(scan=lambda: 0, check_disk=lambda: False, packages=os.path.sep)
+    vars(indexer).update(scan=lambda: 0, packages=os.path.sep)
+    vars(vars(indexer)["disk"]).update(check=lambda: False)
     time.sleep(0.5)  # its loop wakes every 0.2 s: a scan under way ends, the next one is the idle one
 
 

@@ -30,7 +30,7 @@ from .client_config import (
 from .front.resources import declare_ca_output, declare_front, front_name
 from .front.settings import FrontSettings
 from .host.target import Target
-from .in_container.static_index import DISK_REPORT, WRITER_MARK
+from .in_container.disk_watch import DISK_REPORT, WRITER_MARK
 from .indexer.resources import declare_indexer, declare_yanked, indexer_name
 from .pypiserver.resources import Credentials, declare_pypiserver
 from .scope import Scope

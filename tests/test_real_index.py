@@ -473,15 +473,15 @@ def test_uploads_pause_while_the_disk_is_nearly_full(stack, tmp_path):
     indexer = stack.front.indexer
     wheel = make_wheel(tmp_path, "while-full", "1.0.0")
     try:
-        indexer.upload_limit = 1 << 60  # more than any disk has: "nearly full" on every machine
-        assert indexer.check_disk()
+        indexer.disk.upload_limit = 1 << 60  # more than any disk has: "nearly full" on every machine
+        assert indexer.disk.check()
         reply = upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca)
         assert reply.status == 507 and b"disk is nearly full" in reply.body, reply
         assert not (stack.backend.packages / wheel.name).exists()
         assert stack.get("/simple/", USER, PASSWORD).status == 200, "downloads and pages go on"
     finally:
-        indexer.upload_limit = 0
-        paused = indexer.check_disk()
+        indexer.disk.upload_limit = 0
+        paused = indexer.disk.check()
     if not paused:  # this machine's disk has room: uploads resume
         assert upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca).status == 200
 

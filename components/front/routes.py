@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..in_container.static_index import METADATA_DIR, PAUSED_FLAG
+from ..in_container.disk_watch import PAUSED_FLAG
+from ..in_container.static_index import METADATA_DIR
 from ..pypiserver.args import HEALTH_PATH, NETWORK_ALIAS, PORT
 from ..store.mounts import INDEX_DIR, PACKAGES_ROOT
 

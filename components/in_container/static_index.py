@@ -15,6 +15,7 @@ closes it before it answers the upload, so the close wakes the indexer and the f
 (an upload is installable as soon as twine returns). Where inotify is unavailable it polls the
 folder's mtime and lists a file once it has not changed for a second. It rescans every 30 s in any case.
 Known limit: only the top level of the folder is indexed (where pypiserver stores uploads).
+After each scan it reads the store's disk and pauses uploads while it is nearly full (disk_watch.py).
 """
 
 from __future__ import annotations
@@ -24,16 +25,17 @@ import hashlib
 import json
 import os
 import signal
-import socket
 import sys
 import time
 
 # Beside this file: as components.in_container.static_index in the program and its tests, or from the folder
 # the program delivered them into, where the container runs them (python3 /data/hooks/<hash>/...).
 if __package__:
-    from . import folder_watch, index_rules, simple_pages
+    from . import disk_watch, folder_watch, fs, index_rules, simple_pages
 else:
+    import disk_watch  # type: ignore[import-not-found, no-redef]
     import folder_watch  # type: ignore[import-not-found, no-redef]
+    import fs  # type: ignore[import-not-found, no-redef]
     import index_rules  # type: ignore[import-not-found, no-redef]
     import simple_pages  # type: ignore[import-not-found, no-redef]
 
@@ -44,55 +46,13 @@ SETTLE_SECONDS = 1.0
 METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
 YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}, written by the program
 FULL_RESCAN_SECONDS = 30.0
-PAUSED_FLAG = ".uploads-paused"
-DISK_REPORT = ".disk"  # the last reading, whatever it says (the deploy's health gate reports it)
-# Who wrote that reading: the indexer's host name, which Docker sets to its container's (Config.Hostname).
-# The pages volume outlives every indexer, so a reading alone would not show that this one runs; the
-# health gate waits until the mark names the container it just deployed.
-WRITER_MARK = ".indexer"
-
-
-def _write(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    staged = f"{path}.{os.getpid()}.tmp"
-    with open(staged, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(staged, path)  # readers see the old page or the new one, never half of one
-
-
-def _write_bytes(path: str, data: bytes) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    staged = f"{path}.{os.getpid()}.tmp"
-    with open(staged, "wb") as out:
-        out.write(data)
-    os.replace(staged, path)
-
-
-def _names(folder: str) -> list[str]:
-    try:
-        return os.listdir(folder)
-    except FileNotFoundError:
-        return []
-
-
-def _subfolders(folder: str) -> list[str]:
-    return [name for name in _names(folder) if os.path.isdir(os.path.join(folder, name))]
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class Indexer:
     def __init__(self, packages: str, output: str, upload_limit: int = 0):
         self.packages = packages
         self.output = output
-        self.upload_limit = upload_limit
-        self.paused: bool | None = None
+        self.disk = disk_watch.DiskWatch(packages, output, upload_limit)
         self.simple = os.path.join(output, "simple")
         self.metadata = os.path.join(output, METADATA_DIR)
         self.cache_file = os.path.join(output, ".files.json")
@@ -105,9 +65,9 @@ class Indexer:
         # projects that have pages (None: content unknown, so rewritten) and the metadata files. A
         # project whose last file left the store while the indexer was down loses its page at the
         # first scan, and a file's metadata goes with the file.
-        self.pages: dict[str, dict[str, dict] | None] = dict.fromkeys(_subfolders(self.simple))
+        self.pages: dict[str, dict[str, dict] | None] = dict.fromkeys(fs.subfolders(self.simple))
         self.metadata_files: set[str] = {
-            name.removesuffix(".metadata") for name in _names(self.metadata) if name.endswith(".metadata")
+            name.removesuffix(".metadata") for name in fs.names(self.metadata) if name.endswith(".metadata")
         }
         self.unsettled = False
         """A file was still being written at the last scan: scan again soon."""
@@ -149,7 +109,7 @@ class Indexer:
         known = self.files.get(entry.name)
         if isinstance(known, dict) and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns:
             return known
-        info = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256(entry.path)}
+        info = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": fs.sha256(entry.path)}
         # Reading a wheel is the one step an upload's content decides. If the indexer died during it
         # (killed for memory, say), the file it was reading is noted, and after the restart it is
         # listed without metadata instead of killing the indexer again, forever.
@@ -159,13 +119,13 @@ class Indexer:
             with contextlib.suppress(OSError):
                 os.remove(self.reading_file)
         elif entry.name.endswith(".whl"):
-            _write(self.reading_file, entry.name)
+            fs.write_text(self.reading_file, entry.name)
             try:
                 metadata = index_rules.wheel_metadata(entry.path)
             finally:
                 os.remove(self.reading_file)  # the record is for a kill during the read, not an error
         if metadata is not None:
-            _write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
+            fs.write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
             info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
         info["requires_python"] = index_rules.requires_python(metadata)
         return info
@@ -206,8 +166,8 @@ class Indexer:
         written = 0
         for project, files in found.items():
             if self.pages.get(project) != files or not os.path.exists(self._page(project)):
-                _write(self._page(project, "json"), simple_pages.render_project_json(project, files))
-                _write(self._page(project), simple_pages.render_project(project, files))
+                fs.write_text(self._page(project, "json"), simple_pages.render_project_json(project, files))
+                fs.write_text(self._page(project), simple_pages.render_project(project, files))
                 written += 1
         for project in set(self.pages) - set(found):
             for kind in ("json", "html"):
@@ -220,15 +180,15 @@ class Indexer:
                 os.remove(os.path.join(self.metadata, name + ".metadata"))
         self.metadata_files = {name for name, info in seen.items() if "metadata_sha256" in info}
         if set(found) != set(self.pages) or not os.path.exists(os.path.join(self.simple, "index.html")):
-            _write(os.path.join(self.simple, "index.json"), simple_pages.render_root_json(list(found)))
-            _write(os.path.join(self.simple, "index.html"), simple_pages.render_root(list(found)))
+            fs.write_text(os.path.join(self.simple, "index.json"), simple_pages.render_root_json(list(found)))
+            fs.write_text(os.path.join(self.simple, "index.html"), simple_pages.render_root(list(found)))
             written += 1
         self.closed &= young  # a settled file needs no record of its close
         self._report_changes(seen)
         self._report_yanks(yanked, found)
         if seen != self.files:
             self.files = seen
-            _write(self.cache_file, json.dumps(seen))
+            fs.write_text(self.cache_file, json.dumps(seen))
         self.pages = dict(found)
         return written
 
@@ -266,22 +226,6 @@ class Indexer:
                 print(f"indexer: yanked {project} {version}" + ("" if matched else ": no such file here"), flush=True)
             self.yank_report = marked
 
-    def check_disk(self) -> bool:
-        """Pause or resume uploads (the front server answers 507 while the flag file exists)."""
-        st = os.statvfs(self.packages)
-        paused, text = index_rules.disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
-        flag = os.path.join(self.output, PAUSED_FLAG)
-        _write(os.path.join(self.output, DISK_REPORT), ("uploads paused: " if paused else "") + text + "\n")
-        _write(os.path.join(self.output, WRITER_MARK), socket.gethostname() + "\n")
-        if paused:
-            _write(flag, text + "\n")
-        elif os.path.exists(flag):
-            os.remove(flag)
-        if paused != self.paused:
-            print(f"indexer: uploads {'paused' if paused else 'accepted'}: {text}", flush=True)
-            self.paused = paused
-        return paused
-
     def _page(self, project: str, kind: str = "html") -> str:
         return os.path.join(self.simple, project, f"index.{kind}")
 
@@ -306,7 +250,7 @@ class Indexer:
                 if written:
                     print(f"indexer: {len(self.pages)} projects, {written} pages written", flush=True)
                 last_mtime, last_full = mtime, now
-                self.check_disk()
+                self.disk.check()
             if watch is None:
                 time.sleep(interval)
 

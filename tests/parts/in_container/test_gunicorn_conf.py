@@ -83,7 +83,15 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
     from the folder the deployment unpacks: the guard's rules are that folder's index_rules.py."""
     folder = tmp_path / program_files.digest()
     unpack_programs(program_files.archive(), folder)
-    delivered = ["folder_watch.py", "gunicorn.conf.py", "index_rules.py", "simple_pages.py", "static_index.py"]
+    delivered = [
+        "disk_watch.py",
+        "folder_watch.py",
+        "fs.py",
+        "gunicorn.conf.py",
+        "index_rules.py",
+        "simple_pages.py",
+        "static_index.py",
+    ]
     assert sorted(p.name for p in folder.iterdir()) == delivered
     assert (folder / "index_rules.py").read_bytes() == Path(index_rules.__file__).read_bytes()
     spec = importlib.util.spec_from_file_location("__config__", folder / "gunicorn.conf.py")

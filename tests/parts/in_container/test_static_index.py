@@ -13,9 +13,11 @@ import time
 
 import pytest
 
-from components.in_container import folder_watch, static_index
+from components.in_container import disk_watch, folder_watch, fs, static_index
 from components.in_container.static_index import Indexer
+from components.pypiserver import programs as program_files
 from index_client import make_wheel
+from real_pypiserver import unpack_programs
 
 
 @pytest.fixture(autouse=True)
@@ -74,30 +76,18 @@ def test_a_restart_does_not_rehash_the_store(tmp_path, monkeypatch):
         (packages / f"pkg{i}-1.0.tar.gz").write_bytes(os.urandom(64))
     Indexer(str(packages), str(output)).scan()
     hashed: list[str] = []
-    import components.in_container.static_index as module
 
     def counting_sha256(path: str) -> str:
         hashed.append(path)
         return "0" * 64
 
-    monkeypatch.setattr(module, "_sha256", counting_sha256)
+    monkeypatch.setattr(fs, "sha256", counting_sha256)
     restarted = Indexer(str(packages), str(output))
     restarted.scan()
     assert hashed == [], "hashes come from the cache file while size and mtime are unchanged"
     (packages / "pkg0-1.0.tar.gz").write_bytes(b"changed")
     restarted.scan()
     assert [os.path.basename(p) for p in hashed] == ["pkg0-1.0.tar.gz"]
-
-
-def test_the_indexer_raises_and_clears_the_pause_flag(tmp_path):
-    packages, output = tmp_path / "packages", tmp_path / "index"
-    packages.mkdir()
-    output.mkdir()
-    full = Indexer(str(packages), str(output), upload_limit=1 << 60)  # more than any disk has
-    assert full.check_disk() and "uploads need" in (output / ".uploads-paused").read_text()
-    # Whatever this machine's disk holds, the flag follows the verdict both ways.
-    roomy_paused = Indexer(str(packages), str(output), upload_limit=0).check_disk()
-    assert (output / ".uploads-paused").exists() is roomy_paused
 
 
 def test_wheels_get_their_core_metadata_and_requires_python(tmp_path):
@@ -255,7 +245,7 @@ def test_a_file_that_killed_the_indexer_while_read_is_listed_without_metadata_af
 
 def _tree(folder):
     """Every page and metadata file the indexer keeps, by path (its own bookkeeping left out)."""
-    own = {".files.json", static_index.DISK_REPORT, static_index.PAUSED_FLAG, ".reading"}
+    own = {".files.json", disk_watch.DISK_REPORT, disk_watch.PAUSED_FLAG, ".reading"}
     return {
         str(path.relative_to(folder)): path.read_bytes()
         for path in sorted(folder.rglob("*"))
@@ -369,3 +359,33 @@ def test_a_file_removed_while_the_folder_is_read_is_skipped_not_fatal(tmp_path, 
     Indexer(str(packages), str(fresh)).scan()
     assert _tree(output) == _tree(fresh)
     assert not (output / ".reading").exists()
+
+
+def test_the_delivered_indexer_runs_from_its_folder_as_the_container_runs_it(tmp_path):
+    """Unpacked as the deployment unpacks it and started as the indexer's container starts it
+    (`python3 <folder>/static_index.py PACKAGES OUTPUT LIMIT`): its siblings import without the
+    package, it writes the pages and the disk reading, and SIGTERM stops it at once."""
+    folder = tmp_path / program_files.digest()
+    unpack_programs(program_files.archive(), folder)
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    packages.mkdir()
+    output.mkdir()
+    make_wheel(packages, "flat-run", "1.0")
+    indexer = subprocess.Popen(
+        [sys.executable, str(folder / "static_index.py"), str(packages), str(output), "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        page = output / "simple" / "flat-run" / "index.html"  # once the wheel has settled (1 s)
+        deadline = time.monotonic() + 30
+        while not page.exists() and time.monotonic() < deadline:
+            assert indexer.poll() is None, indexer.communicate()[0]
+            time.sleep(0.1)
+        assert page.exists() and "flat_run-1.0-py3-none-any.whl" in page.read_text()
+        assert "free of" in (output / disk_watch.DISK_REPORT).read_text()
+    finally:
+        indexer.send_signal(signal.SIGTERM)
+        log, _ = indexer.communicate(timeout=10)
+    assert indexer.returncode == 0 and "indexer: stopped" in log, log
