@@ -20,6 +20,7 @@ import pulumi
 from ..scope import Scope
 from . import backup_scripts
 from .backup_settings import BackupSettings
+from .labels import FRONT_DATA_ROLE, PACKAGES_ROLE
 from .volumes import Store, front_data_volume
 
 
@@ -32,8 +33,9 @@ class Backup:
 
 
 def volumes_of(scope: Scope, packages_volume: str) -> dict[str, str]:
-    """What is backed up, by Docker name: the packages and the front server's data."""
-    return {"packages": packages_volume, "front-data": front_data_volume(scope)}
+    """What is backed up, by role (backup_scripts.MOUNTS): the Docker names of the packages and the front
+    server's data."""
+    return {PACKAGES_ROLE: packages_volume, FRONT_DATA_ROLE: front_data_volume(scope)}
 
 
 def declare_backup(scope: Scope, backup: BackupSettings, packages_volume: str, store: Store) -> Backup:

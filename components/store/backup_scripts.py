@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Mapping
 
 from .backup_settings import BackupSettings
+from .labels import FRONT_DATA_ROLE, PACKAGES_ROLE
 
 SECRETS_DIR = "/etc/pypi-index/backup"
 STATE_DIR = "/var/lib/pypi-index"
@@ -26,8 +27,9 @@ ENABLE_TIMER = f"systemctl enable --now {SERVICE}.timer"
 CACHE_VOLUME = "pypiserver-backup-cache"
 HOST_TAG = "pypi-index"
 # Where the volumes appear inside restic's container: the paths every snapshot holds. Neither exists
-# in the image, so Docker copies nothing into an empty volume (see store/mounts.py).
-MOUNTS = {"packages": "/backup/packages", "front-data": "/backup/front-data"}
+# in the image, so Docker copies nothing into an empty volume (see store/mounts.py). Written out, not
+# derived from the roles: every snapshot ever taken holds these paths, and a restore looks for them.
+MOUNTS = {PACKAGES_ROLE: "/backup/packages", FRONT_DATA_ROLE: "/backup/front-data"}
 
 
 def secret_bundle(backup: BackupSettings) -> str:

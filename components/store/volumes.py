@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi_docker as docker
 
 from ..scope import Scope
-from .labels import PACKAGES_ROLE
+from .labels import FRONT_DATA_ROLE, PACKAGES_ROLE
 from .settings import StoreSettings
 
 
@@ -63,7 +63,7 @@ def declare_store(scope: Scope, settings: StoreSettings, with_auth: bool) -> Sto
     pages = scope.volume("pages", pages_volume(scope), "pages")
     front_config = scope.volume("front-config", front_config_volume(scope), "front-config")
     # Losing the CA means every client must trust a new one: kept like the packages.
-    front_data = scope.volume("front-data", front_data_volume(scope), "front-data", **kept)
+    front_data = scope.volume("front-data", front_data_volume(scope), FRONT_DATA_ROLE, **kept)
     auth = scope.volume("auth", settings.auth_volume, "auth") if with_auth else None
     hooks = scope.volume("hooks", hooks_volume(scope), "hooks")
     internal = docker.Network(
