@@ -8,6 +8,7 @@ section can import it without a cycle.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import re
@@ -131,12 +132,18 @@ class Image:
         return f"{ref}@{self.digest}" if self.digest else ref
 
 
+def image_key(prefix: str, name: str) -> str:
+    """The config key of an image's `name` (Repository, Tag or Digest): `<prefix>Image<name>`, or
+    `image<name>` for pypiserver's, which has no prefix."""
+    return f"{prefix}Image{name}" if prefix else f"image{name}"
+
+
 def read_image(
     values: Mapping[str, Any], prefix: str, default: str, release: re.Pattern[str], release_example: str
 ) -> Image:
     """`<prefix>ImageRepository`, `<prefix>ImageTag`, `<prefix>ImageDigest` (`image...` with no prefix).
     `release`: the tags that name a release; `release_example` says which, in the error."""
-    key = (lambda name: f"{prefix}Image{name}") if prefix else (lambda name: f"image{name}")
+    key = functools.partial(image_key, prefix)
     default_repository, default_tag = default.split(":")
     repository = read_str(values, key("Repository"), default_repository) or ""
     if not IMAGE_REPOSITORY.match(repository):

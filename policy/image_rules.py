@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
-from program_facts import DIGEST
+from program_facts import DIGEST, IMAGES, RELEASE_TAGS, image_key
 from subjects import CONTAINER, IMAGE, UNKNOWN, Subject, describe
-
-# A release tag of any of the three images: v2.4.1 (pypiserver), 2.11.7 (Caddy), 0.18.0 (restic).
-RELEASE_TAG = re.compile(r"^v?\d+\.\d+\.\d+$")
 
 
 def parse_image_ref(ref: str) -> tuple[str, str | None, str | None]:
@@ -21,12 +16,14 @@ def parse_image_ref(ref: str) -> tuple[str, str | None, str | None]:
 
 
 def _image_keys(name: str, repository: str) -> tuple[str, str, str]:
-    """The config keys that choose this image, and an example tag: the front server's, restic's or pypiserver's."""
-    if "front" in name or repository.rsplit("/", 1)[-1] == "caddy":
-        return "frontImageTag", "frontImageDigest", "2.11.7"
-    if "backup" in name or repository.rsplit("/", 1)[-1] == "restic":
-        return "backupImageTag", "backupImageDigest", "0.18.0"
-    return "imageTag", "imageDigest", "v2.4.1"
+    """The config keys that choose this image, and a release to suggest (the program's default tag):
+    known by the resource's name (pypi-front-image) or the repository's last part (caddy)."""
+    for prefix, default in IMAGES:
+        default_repository, default_tag = default.split(":")
+        same_repository = repository.rsplit("/", 1)[-1] == default_repository.rsplit("/", 1)[-1]
+        if not prefix or prefix in name or same_repository:
+            return image_key(prefix, "Tag"), image_key(prefix, "Digest"), default_tag
+    raise AssertionError("pypiserver's image, the last of IMAGES, has no prefix and matches any")
 
 
 def _image_problems(label: str, name: str, ref: str, require_digest: bool) -> list[str]:
@@ -38,7 +35,7 @@ def _image_problems(label: str, name: str, ref: str, require_digest: bool) -> li
             f'{label} uses image "{ref}" without a tag (Docker pulls latest, which moves): '
             f"pin a release: pulumi config set {tag_key} {example}"
         )
-    elif not RELEASE_TAG.match(tag):
+    elif not any(release.match(tag) for release in RELEASE_TAGS):
         problems.append(
             f'{label} uses the floating tag "{tag}" ({ref}): pin a release tag: pulumi config set {tag_key} {example}'
         )

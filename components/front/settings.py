@@ -22,6 +22,8 @@ from ..config_reading import (
 )
 
 TLS_MODES = ("internal", "acme", "supplied")
+DEFAULT_IMAGE = "caddy:2.11.7"
+IMAGE_PREFIX = "front"  # its keys: frontImageRepository, frontImageTag, frontImageDigest
 
 
 def reachable_address(bind_address: str) -> str:
@@ -78,7 +80,7 @@ def parse_front(values: Mapping[str, Any], ssh_host: str | None, production: boo
         public_url=_parse_public_url(values, domain, https_port),
         max_upload_mb=read_int(values, "maxUploadMb", 1024, 1, 102400),
         image=read_image(
-            values, "front", "caddy:2.11.7", RELEASE_NUMBER, "a Caddy release such as 2.11.7 (latest and 2 float)"
+            values, IMAGE_PREFIX, DEFAULT_IMAGE, RELEASE_NUMBER, "a Caddy release such as 2.11.7 (latest and 2 float)"
         ),
         hsts=production,
     )

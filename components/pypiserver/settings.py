@@ -13,6 +13,8 @@ SERVERS = ("gunicorn", "gevent", "auto")
 
 # A release tag such as v2.4.1: floating tags (latest, unstable, v2.4) move under a running index.
 RELEASE_TAG = re.compile(r"^v\d+\.\d+\.\d+$")
+DEFAULT_IMAGE = "pypiserver/pypiserver:v2.4.1"
+IMAGE_PREFIX = ""  # its keys: imageRepository, imageTag, imageDigest
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class PypiserverSettings:
 
 def parse_pypiserver(values: Mapping[str, Any], production: bool) -> PypiserverSettings:
     image = read_image(
-        values, "", "pypiserver/pypiserver:v2.4.1", RELEASE_TAG,
+        values, IMAGE_PREFIX, DEFAULT_IMAGE, RELEASE_TAG,
         "a release tag such as v2.4.1 (latest, unstable and vX.Y float)",
     )  # fmt: skip
     server = read_choice(values, "server", "gunicorn", SERVERS)

@@ -42,6 +42,8 @@ KEYS = (
     "restoreFrom",
 )
 MIN_PASSWORD = 16
+DEFAULT_IMAGE = "restic/restic:0.18.0"
+IMAGE_PREFIX = "backup"  # its keys: backupImageRepository, backupImageTag, backupImageDigest
 
 
 @dataclass(frozen=True)
@@ -249,5 +251,5 @@ def _restore_from(values: Mapping[str, Any]) -> str | None:
 
 def _image_ref(values: Mapping[str, Any]) -> str:
     return read_image(
-        values, "backup", "restic/restic:0.18.0", RELEASE_NUMBER, "a restic release such as 0.18.0 (latest floats)"
+        values, IMAGE_PREFIX, DEFAULT_IMAGE, RELEASE_NUMBER, "a restic release such as 0.18.0 (latest floats)"
     ).ref
