@@ -7,20 +7,16 @@ import hashlib
 import os
 
 
-def write_text(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    staged = f"{path}.{os.getpid()}.tmp"
-    with open(staged, "w", encoding="utf-8") as out:
-        out.write(text)
-    os.replace(staged, path)  # readers see the old page or the new one, never half of one
-
-
 def write_bytes(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     staged = f"{path}.{os.getpid()}.tmp"
     with open(staged, "wb") as out:
         out.write(data)
-    os.replace(staged, path)
+    os.replace(staged, path)  # readers see the old page or the new one, never half of one
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
 
 
 def names(folder: str) -> list[str]:
