@@ -1,7 +1,8 @@
 """Benchmarks of the deployed index (run from the repository root, e.g. `venv/bin/python bench/serving.py`).
 
-They reuse the test helpers: the program under mocks (tests/support/recorded.py), the applier and the image
-builders (tests/host/), the client helpers (tests/support/index_client.py), imported as the tests import them.
+They reuse the test helpers: the program under mocks (tests/support/recorded.py), the real engine
+(tests/support/engine.py), the image builders (tests/host/), the client helpers
+(tests/support/index_client.py), imported as the tests import them.
 """
 
 import sys

@@ -5,8 +5,8 @@
               ``htpasswd -c`` (apr1); its arguments make the server ``auto``, i.e. waitress.
 2. default -- the image with no arguments: its entrypoint runs gunicorn with /data/gunicorn.conf.py
               (one gevent worker). It has no password file: nothing needs one to read, uploads are refused.
-3. ours    -- whatever the real program declares: ``run_program("dev", ...)`` under the mocks, applied
-              to this engine by tests/host/applier.py, never written by hand here.
+3. ours    -- whatever the real program declares: its ``dev`` stack deployed onto this engine by the
+              real engine (`pulumi up`, tests/support/engine.py), never written by hand here.
 4. static  -- nginx (Debian's) serving a static PEP 503 tree of the same store, no auth: the limit.
 
 Everything is named ``<prefix>-...`` and labelled ``pypi-bench.run=<prefix>``; ``Lab.cleanup()``
@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from bench.client import Endpoint
 from bench.store import Store
-from host.applier import Applier
+from engine import RealStack, project_copy
 from host.commands import docker, log
 from host.machine import free_port
 from recorded import ROOT, Deployment, run_program, stack_config
@@ -92,7 +92,7 @@ class Lab:
     work: Path
     password: str
     volumes: list[str] = field(default_factory=list)
-    applier: Applier | None = None
+    stack: RealStack | None = None
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -213,25 +213,29 @@ class Lab:
             "authenticate": ["update", "download", "list"],
             "users": {USER: self.password},
         }
+        # The program's registrations under the mocks: the volume's labels, the containers' description.
         deployment = run_program("dev", config, secret_keys=("users",))
         # The package store exists before the index starts (as on a server with packages): create the
-        # program's volume with its own labels and fill it; the applier's `docker volume create` then
-        # finds it. Copying files under a running gunicorn --preload worker would not be seen (#449).
+        # program's volume with its own labels and fill it; the provider's volume create then finds it
+        # (Docker's VolumeCreate returns an existing volume of that name). Copying files under a running
+        # gunicorn --preload worker would not be seen (#449).
         for volume in deployment.of_type("docker:index/volume:Volume"):
             if volume.plain["name"] == names["packagesVolume"]:
                 self._volume(names["packagesVolume"], volume.plain.get("labels"))
                 self._fill(names["packagesVolume"], with_static_tree=False, owner=PYPISERVER_UID)
         if names["packagesVolume"] not in self.volumes:
             raise RuntimeError(f"the program declares no volume named {names['packagesVolume']}")
-        self.applier = Applier(identity_file=self.work / "no-ssh-key")
-        log(f"bench: applying the program's dev stack ({len(deployment.registrations)} registrations)")
-        self.applier.up(deployment)
-
-        containers = [a.outputs["id"] for a in self.applier.state.values() if a.type.endswith("/container:Container")]
-        exports = deployment.exports
+        self.stack = RealStack(project_copy(self.work / "ours"), "dev", self.work / "ours-state", "local docker")
+        self.stack.configure(config)
+        log(f"bench: `pulumi up` of the program's dev stack ({len(deployment.registrations)} resources)")
+        self.stack.up()
+        resources = self.stack.resources()
+        containers = [r["outputs"]["id"] for r in resources if r["type"] == "docker:index/container:Container"]
+        exports = self.stack.outputs()
         https = exports["indexUrl"].startswith("https:")
         if https and not ca_file and not insecure:
-            ca_file = self._ca_file(exports)
+            ca_file = str(self.work / "ours-ca.pem")
+            Path(ca_file).write_text(exports["caCertificate"])
         endpoint = Endpoint(
             exports["indexUrl"], exports["uploadUrl"], USER, self.password, ca_file=ca_file, insecure=insecure
         )
@@ -246,22 +250,6 @@ class Lab:
             auth += ", TLS" + (" (CA verified)" if ca_file else " (not verified)")
         title = "3 ours (the program, dev stack)"
         return Configuration("ours", title, auth, describe_containers(deployment), endpoint, containers), deployment
-
-    def _ca_file(self, exports: dict[str, Any]) -> str | None:
-        """The CA to verify an https deployment: the `caCertificate` export, else the applied step that read it.
-
-        Under the mocks an export computed from a command's output is empty; the real text is that
-        command's stdout, which the applier kept.
-        """
-        candidates = [exports.get("caCertificate")]
-        assert self.applier is not None
-        candidates += [a.outputs.get("stdout") for a in self.applier.state.values() if a.type.startswith("command:")]
-        pem = next((c for c in candidates if isinstance(c, str) and "-----BEGIN CERTIFICATE-----" in c), None)
-        if pem is None:
-            return None
-        path = self.work / "ours-ca.pem"
-        path.write_text(pem)
-        return str(path)
 
     def track_volumes(self, container_ids: list[str]) -> None:
         """Remember every volume these containers mount, anonymous ones included (an image's VOLUME that
@@ -292,11 +280,11 @@ class Lab:
     def cleanup(self) -> list[str]:
         """Remove everything this run created, whatever state it is in; returns what is left."""
         problems: list[str] = []
-        if self.applier is not None:
+        if self.stack is not None:
             try:
-                self.applier.destroy(exclude_protected=False)
+                self.stack.destroy(exclude_protected=False)
             except Exception as error:  # keep going: the rest must still go
-                problems.append(f"applier destroy failed ({str(error)[:200]})")
+                problems.append(f"`pulumi destroy` failed ({str(error)[:200]})")
         left = self._leftovers()
         if left["container"]:
             docker("rm", "--force", "--volumes", *left["container"], check=False)

@@ -225,9 +225,10 @@ def test_every_pulumi_step_uses_known_inputs_the_repository_root_and_the_policy_
         assert r.inputs["pulumi-version"] == "${{ env.PULUMI_VERSION }}", where
 
 
-def test_the_pulumi_cli_is_the_version_requirements_txt_pins():
-    pin = re.search(r"^pulumi==(\S+)", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
-    assert pin, "requirements.txt pins no pulumi=="
+def test_the_pulumi_cli_is_the_release_the_tests_run():
+    """The workflows' CLI is the engine tools/build-engine builds and every deploy test runs."""
+    pin = re.search(r"^PULUMI_VERSION=(\S+)$", (ROOT / "tools" / "build-engine").read_text(), re.MULTILINE)
+    assert pin, "tools/build-engine sets no PULUMI_VERSION"
     for path in WORKFLOW_FILES:
         if "pulumi/actions@" in path.read_text():
             assert load(path)["env"]["PULUMI_VERSION"] == pin.group(1), path.name

@@ -16,7 +16,8 @@ Caching: each image is keyed by a hash of its build inputs (Dockerfile and conte
 pins, the key of the image it is built on). The key is stored as an image label. ``ensure_images``
 uses, in order: the image already in the engine with the right key; ``docker load`` of
 ``<cache>/<name>-<key>.tar``; a build (then saves the tar). Downloaded wheels are cached too.
-The cache folder is ``$PYPI_TEST_CACHE`` or ``<repo>/.cache/images``.
+The cache folder is ``$PYPI_TEST_CACHE`` or ``~/.cache/pypi-index/images``: outside the checkout, so a
+fresh clone (CI clones afresh each run) finds it; the keys make it safe to share between checkouts.
 
 Run ``python -m tests.host.images`` (from the repository root) to prebuild, e.g. in a CI cache step.
 """
@@ -41,7 +42,6 @@ from . import pypiserver_release
 from .commands import docker, figure, log, require_docker_engine, run
 from .pypiserver_release import BUILD_TOOLS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FILES = Path(__file__).resolve().parent / "files"
 KEY_LABEL = "pypi-test.cache-key"
 
@@ -49,8 +49,31 @@ BASE_IMAGE = "pypi-test/debian:bookworm"
 PYPISERVER_REPO = "pypiserver/pypiserver"
 
 DEBIAN_SUITE = "bookworm"  # the stand-in images' base
-# Test hosts: Debian release -> the engine package baked into the image ("" : the bootstrap installs it).
-HOST_ENGINES = {"bookworm": "docker.io", "trixie": ""}
+
+
+@dataclass(frozen=True)
+class HostKind:
+    """A kind of test host: the Debian release it runs and the Docker engine it starts with."""
+
+    release: str
+    """Debian release of its userland. Its systemd must still boot on cgroup v1 (these machines): 257,
+    Debian 13's, is the last that can (systemd 258 removed cgroup v1; sid has 262)."""
+    engine: str
+    """The engine's packages baked in ("": none, the program's bootstrap installs docker.io)."""
+    engine_release: str = ""
+    """The Debian release those packages come from, when not `release`."""
+    api: str = ""
+    """The Docker API version the engine speaks once it runs."""
+
+
+# The engines users meet, oldest to newest: Debian 12's docker.io 20.10 (the floor), Debian 13's 26.1
+# (installed by the bootstrap on a host without one), and sid's 28.5 (Ubuntu's updates and Docker CE are
+# at 27-28) on a Debian 13 host, as a user who installs a newer engine than the distribution's.
+HOST_ENGINES = {
+    "bookworm": HostKind("bookworm", "docker.io", api="1.41"),
+    "trixie": HostKind("trixie", "", api="1.45"),
+    "docker28": HostKind("trixie", "docker.io docker-cli containerd runc tini", "sid", api="1.51"),
+}
 HOST_IMAGE = "pypi-test/host:bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 MMDEBSTRAP_ARGS = ("--variant=minbase", "--mode=root")
@@ -100,7 +123,7 @@ class Images:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("PYPI_TEST_CACHE") or REPO_ROOT / ".cache" / "images")
+    return Path(os.environ.get("PYPI_TEST_CACHE") or Path.home() / ".cache" / "pypi-index" / "images")
 
 
 def _key(*parts: object) -> str:
@@ -262,17 +285,19 @@ def ensure_images(cache: Path | None = None) -> Images:
     tars: dict[str, Path] = {}
     with _locked(cache):
         base_keys = {}
-        for suite in HOST_ENGINES:
+        for suite in sorted({kind.release for kind in HOST_ENGINES.values()}):
             image = f"pypi-test/debian:{suite}"
             base_keys[suite] = _key("base", suite, DEBIAN_MIRROR, MMDEBSTRAP_ARGS)
             build = functools.partial(_build_base, suite, image, base_keys[suite], cache)
             tars[image] = _ensure(image, base_keys[suite], build, cache)
         base_key = base_keys[DEBIAN_SUITE]
 
-        for suite, engine in HOST_ENGINES.items():
-            image = f"pypi-test/host:{suite}"
-            key = _key("host", base_keys[suite], engine, _dir_digest(FILES / "host"))
-            build_args = {"BASE": f"pypi-test/debian:{suite}", "ENGINE": engine}
+        for name, kind in HOST_ENGINES.items():
+            image = f"pypi-test/host:{name}"
+            key = _key("host", base_keys[kind.release], kind.engine, kind.engine_release, _dir_digest(FILES / "host"))
+            build_args = {"BASE": f"pypi-test/debian:{kind.release}", "ENGINE": kind.engine}
+            if kind.engine_release:
+                build_args["ENGINE_RELEASE"] = kind.engine_release
             tars[image] = _ensure(
                 image, key, functools.partial(_docker_build, image, key, FILES / "host", build_args), cache
             )

@@ -106,9 +106,11 @@ class TestHost:
     ) -> None:
         self.images = images
         self.suite = suite
-        """The Debian release the host runs (images.HOST_ENGINES: whether Docker comes preinstalled)."""
+        """The kind of host (images.HOST_ENGINES: its Debian release, whether Docker comes preinstalled)."""
+        self.kind = HOST_ENGINES[suite]
         self.boot_timeout = boot_timeout
-        self.load_standins = load_standins and bool(HOST_ENGINES[suite])
+        self.load_standins = load_standins
+        """Whether the host's engine gets the stand-in images (at its start: files/host/load-test-images)."""
         suffix = uuid.uuid4().hex[:10]
         self.container = f"pypi-test-host-{suite}-{suffix}"
         self.volume = f"pypi-test-host-{suite}-{suffix}-docker"
@@ -160,6 +162,7 @@ class TestHost:
                 f"127.0.0.1:{self.ssh_port}:22",
                 "--publish",
                 f"127.0.0.1:{self.index_port}:8080",
+                *self._image_mounts(),
                 self.images.hosts[self.suite],
                 *_INIT,
             )
@@ -170,10 +173,9 @@ class TestHost:
             self._wait_ssh_and_docker()
             figure(
                 f"host {self.container}: booted in {time.monotonic() - t0:.1f} s "
-                f"(ssh 127.0.0.1:{self.ssh_port}, index 127.0.0.1:{self.index_port})"
+                f"(ssh 127.0.0.1:{self.ssh_port}, index 127.0.0.1:{self.index_port}"
+                f"{', images loaded' if self.load_standins and self.has_engine else ''})"
             )
-            if self.load_standins:
-                self.load_images(*self.images.standins)
         except BaseException:
             self._dump_diagnostics()
             self.close()
@@ -317,6 +319,13 @@ class TestHost:
         )
 
     # ----------------------------------------------------------------------------------- internals
+    def _image_mounts(self) -> list[str]:
+        """The stand-ins' cached tars, read-only where the host's engine loads them as it starts."""
+        if not self.load_standins or self.images is None:
+            return []
+        tars = [self.images.tars[image] for image in self.images.standins]
+        return [f"--volume={tar}:/srv/test-images/{tar.name}:ro" for tar in tars]
+
     def _path(self, name: str) -> Path:
         if self._tmp is None:
             raise RuntimeError("TestHost not started")
@@ -400,10 +409,11 @@ class TestHost:
         wait_until("ssh as deploy", lambda: self.ssh("true", check=False, timeout=30).returncode == 0, 60, 0.5)
         if not self.has_engine:
             return
+        # `active` only once the engine answers and the drop-in has loaded the test images.
         wait_until(
             "the inner docker engine",
-            lambda: self.ssh("docker info --format '{{.ServerVersion}}'", check=False, timeout=30).returncode == 0,
-            120,
+            lambda: self.exec(["systemctl", "is-active", "docker.service"], check=False).stdout.strip() == "active",
+            300,
             1.0,
         )
 

@@ -1,30 +1,34 @@
-"""The production stack applied to real hosts (systemd, sshd, their own Docker engine) over SSH.
+"""The production stack site by the real engine onto real hosts (systemd, sshd, their own Docker
+engine) over SSH, as an operator runs it: `pulumi up`, then a preview that must show no change.
 
-The scenarios run in file order on one host and one applied state, as an operator would live them:
-bad input first (nothing may change), then deploy, use, restarts, an upgrade, user changes, a host
-change, destroy. They run on every test host (`engine_host`): Debian 12 with its docker.io 20.10
-(API 1.41), and Debian 13 without Docker, where the bootstrap installs docker.io 26.1 (API 1.45).
-Both daemons carry default log options (files/host/daemon.json).
+The scenarios run in file order on one host and one stack, as an operator would live them: bad input
+first (nothing may change), then deploy, use, restarts, an upgrade, user changes, a host change,
+destroy. They run on every kind of test host (`engine_host`, images.HOST_ENGINES): Debian 12 with its
+docker.io 20.10 (API 1.41, the floor), Debian 13 without Docker, where the bootstrap installs docker.io
+26.1 (API 1.45), and Debian 13 with sid's docker.io 28.5 (API 1.51, the newest a user meets). The
+daemons carry default log options (files/host/daemon.json).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components.front.resources import pem_text
-from components.host.scripts import STACK_MARKER
+from components.host.settings import SshSettings
+from components.host.target import docker_ssh_opts
 from components.in_container.index_rules import project_of
-from components.supervision.resources import disk_line
+from engine import expect_failure
 from index_client import (
     http_get,
     make_wheel,
@@ -32,83 +36,14 @@ from index_client import (
     retrying_a_dropped_connection,
     twine_upload,
     upload,
-    wait_healthy,
 )
-from recorded import DOCKER_PROVIDER, REMOTE_COMMAND, Deployment, run_program, stack_config
+from recorded import DOCKER_PROVIDER, REMOTE_COMMAND
 
-from .applier import Applier, ApplyError, changes_only
-from .command_provider import identity_ssh_options
-from .commands import figure, wait_until
-from .engine_api import EngineClient
+from .commands import figure, run, wait_until
+from .deploys import UNITS, USERS, Site, SshAgent, destroyed, host_state, leave_empty, new_site
 from .machine import TestHost, free_port
 
-USERS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
-UNITS = ("pypiserver", "pypiserver-front", "pypiserver-indexer")
 UPGRADE_FROM, UPGRADE_TO = "v2.4.0", "v2.4.1"
-
-
-@dataclass
-class Site:
-    host: TestHost
-    applier: Applier
-    config: dict
-
-    def deploy(self, **changes) -> Deployment:
-        self.config.update(changes)
-        deployment = run_program("production", self.config)
-        self.applier.up(deployment)
-        # What a user does with the caCertificate output: save it and trust it. The program makes the
-        # output from the step's stdout, which pulumi-command hands over without its final newline.
-        stdout = self.applier.outputs("pypi-ca")["stdout"]
-        assert stdout.endswith("-----END CERTIFICATE-----"), "pulumi-command trims one trailing newline"
-        staged = self.ca.with_suffix(".new")  # atomically: requests in flight read this file
-        staged.write_text(pem_text(stdout))
-        staged.replace(self.ca)
-        return deployment
-
-    @property
-    def url(self) -> str:
-        return f"https://127.0.0.1:{self.host.index_port}"
-
-    @property
-    def ca(self) -> Path:
-        return self.applier.workdir / "pypi-index-ca.pem"
-
-    def get(self, path: str, user: str | None = None, password: str | None = None, timeout: float = 10):
-        return http_get(f"{self.url}{path}", user, password, timeout=timeout, ca=self.ca)
-
-    def wait_healthy(self, timeout: float) -> float:
-        return wait_healthy(self.url, timeout=timeout, ca=self.ca)
-
-
-def production_config(host: TestHost, backups: dict, **changes) -> dict:
-    return {
-        **stack_config("production"),
-        **backups,
-        "sshHost": "127.0.0.1",
-        "sshPort": str(host.ssh_port),
-        "sshHostKey": host.host_public_key,
-        # The host container publishes its port 8080 on 127.0.0.1:<index_port> of this machine.
-        "httpsPort": "8080",
-        "httpPort": "0",
-        "domain": "127.0.0.1",
-        "publicUrl": f"https://127.0.0.1:{host.index_port}",
-        "imageTag": UPGRADE_FROM,
-        "users": dict(USERS),
-        **changes,
-    }
-
-
-def host_state(host: TestHost) -> dict:
-    """What an apply could have changed on the host."""
-    engine = host.has_engine
-    return {
-        "engine": engine,
-        "containers": host.exec("docker ps -a --format '{{.Names}}'").stdout.split() if engine else [],
-        "volumes": host.exec("docker volume ls --format '{{.Name}}'").stdout.split() if engine else [],
-        "units": host.exec("ls /etc/systemd/system/ | grep '^pypiserver'", check=False).stdout.split(),
-        "claimed": host.exec("cat /var/lib/pypi-index/stack", check=False).stdout.strip(),
-    }
 
 
 @contextmanager
@@ -155,33 +90,19 @@ def unavailability(
 
 
 @pytest.fixture(scope="module")
-def site(engine_host: TestHost, backup_server) -> Iterator[Site]:
-    target_host = engine_host
-    applier = Applier(target_host.private_key_path)
-    images = target_host.images
-    if not target_host.has_engine and images is not None:
-        # No registry here: what a pull would fetch is loaded once the bootstrap has installed Docker.
-        applier.after_create["docker-bootstrap"] = lambda: target_host.load_images(*images.standins)
-    site = Site(
-        target_host, applier, production_config(target_host, backup_server.config(f"deploy-{target_host.suite}"))
+def site(engine_host: TestHost, backup_server, tmp_path_factory) -> Iterator[Site]:
+    """One production stack on the module's host, for every scenario below; destroyed at the end."""
+    agent = SshAgent()
+    work = tmp_path_factory.mktemp(f"deploy-{engine_host.suite}")
+    production = new_site(
+        engine_host, agent, work, backup_server.config(f"deploy-{engine_host.suite}"), imageTag=UPGRADE_FROM
     )
-    yield site
-    applier.state.clear()
-    leave_empty(target_host)
-
-
-def leave_empty(host: TestHost) -> None:
-    """Leave a shared host as the next module expects it (host_state all empty): the units, containers,
-    volumes (the retained ones and the backup cache included), networks and the stack's claim."""
-    host.ssh(
-        "for u in pypiserver pypiserver-front pypiserver-indexer; do sudo -n systemctl disable --now $u.service; "
-        "sudo -n rm -f /etc/systemd/system/$u.service; done; "
-        "docker rm -f pypiserver pypiserver-front pypiserver-indexer; "
-        "docker volume rm pypiserver-packages pypiserver-auth pypiserver-pages pypiserver-front-config "
-        "pypiserver-front-data pypiserver-backup-cache; docker network rm pypiserver-internal pypiserver-public; "
-        f"sudo -n rm -f {STACK_MARKER}",
-        check=False,
-    )
+    try:
+        with destroyed(production):
+            yield production
+    finally:
+        agent.close()
+        leave_empty(engine_host)
 
 
 @pytest.fixture(scope="module")
@@ -192,61 +113,68 @@ def wheel(tmp_path_factory):
 def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     before = host_state(site.host)
     assert before["containers"] == before["volumes"] == before["units"] == [] and not before["claimed"], before
-    deployment = run_program("production", {**site.config, "sshPort": str(free_port())})
-    with pytest.raises(
-        ApplyError, match=r"host-guard \(create\)[\s\S]*after 3 failed attempts[\s\S]*Connection refused"
-    ):
-        Applier(site.host.private_key_path).up(deployment)
+    site.configure(sshPort=str(free_port()))
+    said = expect_failure(site.stack.up)
+    assert "host-guard" in said and "connection refused" in said.lower(), said[-3000:]
     assert host_state(site.host) == before
+    site.configure(sshPort=str(site.host.ssh_port))
+
+
+def docker_through_the_providers_ssh(host: TestHost, host_key: str, work: Path) -> subprocess.CompletedProcess:
+    """`docker version` over the OpenSSH options the program gives the Docker provider. The real engine
+    cannot show this path with a wrong key: the host guard (pulumi-command) refuses first, and nothing
+    after it runs. The docker CLI dials `ssh ... docker system dial-stdio` through the same connection
+    helper the provider uses (docker/cli cli/connhelper: the provider's GetConnectionHelperWithSSHOpts,
+    the CLI's GetConnectionHelper, which passes no options); a wrapper first on PATH adds the program's
+    options and the deploy key, which the provider takes from the agent."""
+    options = docker_ssh_opts(SshSettings("127.0.0.1", host.ssh_port, host.user, host_key, False))
+    wrapper = work / "bin" / "ssh"
+    wrapper.parent.mkdir(exist_ok=True)
+    quoted = " ".join(f"'{option}'" for option in options)
+    wrapper.write_text(f'#!/bin/sh\nexec /usr/bin/ssh {quoted} -i {host.private_key_path} -o IdentitiesOnly=yes "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "PATH": f"{wrapper.parent}:{os.environ['PATH']}", "DOCKER_HOST": host.docker_host}
+    return run(["docker", "version", "--format", "{{.Server.APIVersion}}"], env=env, check=False, timeout=60)
 
 
 def test_8_wrong_host_key_fails_clearly_and_changes_nothing(site, tmp_path):
-    import subprocess
-
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
     impostor = " ".join((tmp_path / "other.pub").read_text().split()[:2])
     before = host_state(site.host)
-    deployment = run_program("production", {**site.config, "sshHostKey": impostor})
-    with pytest.raises(ApplyError, match=r"host-guard \(create\)[\s\S]*Host key verification failed"):
-        Applier(site.host.private_key_path).up(deployment)
+    site.configure(sshHostKey=impostor)
+    said = expect_failure(site.stack.up)
+    assert "host-guard" in said and "host key mismatch" in said, said[-3000:]
     assert host_state(site.host) == before
-    # The Docker provider's own path, which the guard's failure never reaches: the options the program
-    # gives it, with the real OpenSSH client against the host's sshd, as `docker system dial-stdio`.
-    for key, works in ((impostor, False), (site.host.host_public_key, True)):
-        provider = run_program("production", {**site.config, "sshHostKey": key}).one(DOCKER_PROVIDER)
-        options = provider.inputs["sshOpts"]
-        options = json.loads(options) if isinstance(options, str) else list(options)
-        engine = EngineClient(site.host.docker_host, [*options, *identity_ssh_options(site.host.private_key_path)])
-        if works and site.host.has_engine:
-            assert engine.version()["ApiVersion"], "the pinned key lets the Docker provider in"
-        elif works:  # a bare host before its bootstrap: in, and nothing to talk to yet
-            with pytest.raises(ConnectionError, match="docker: command not found"):
-                engine.version()
-        else:
-            with pytest.raises(ConnectionError, match="Host key verification failed"):
-                engine.version()
+    site.configure(sshHostKey=site.host.host_public_key)
+    # The Docker provider's own path, which the guard's failure never reaches.
+    refused = docker_through_the_providers_ssh(site.host, impostor, tmp_path)
+    assert refused.returncode != 0 and "Host key verification failed" in refused.stderr, refused.stderr
+    admitted = docker_through_the_providers_ssh(site.host, site.host.host_public_key, tmp_path)
+    if site.host.has_engine:
+        assert admitted.returncode == 0 and admitted.stdout.strip(), admitted.stderr
+    else:  # a bare host before its bootstrap: in, and nothing to talk to yet
+        assert "docker: command not found" in admitted.stderr or "dial-stdio" in admitted.stderr, admitted.stderr
     assert host_state(site.host) == before
-
-
-EXPECTED_API = {"bookworm": "1.41", "trixie": "1.45"}
 
 
 def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
-    installs = not site.host.has_engine
-    assert installs == (site.host.suite == "trixie"), (
-        "the Debian 13 host starts without Docker: the bootstrap installs it"
-    )
+    installs = not site.host.kind.engine
+    assert site.host.has_engine != installs, "the Debian 13 host starts without Docker: the bootstrap installs it"
     started = time.monotonic()
     site.deploy()
     took = time.monotonic() - started
-    report = site.applier.outputs("docker-bootstrap")["stdout"].splitlines()[-1]
-    figure(f"{report} (Debian {site.host.suite} host, {'installed by the bootstrap' if installs else 'preinstalled'})")
+    report = site.bootstrap_report()
+    figure(f"{report} ({site.host.suite} host, {'installed by the bootstrap' if installs else 'preinstalled'})")
     figure(f"first deploy onto a fresh {site.host.suite} host: {took:.1f} s")
-    assert report.startswith("ENGINE docker ") and report.endswith(f" API {EXPECTED_API[site.host.suite]}"), report
+    assert report.startswith("ENGINE docker ") and report.endswith(f" API {site.host.kind.api}"), report
     assert site.host.has_engine
     assert site.host.exec("cat /var/lib/pypi-index/stack").stdout.strip() == "pypi-index/production"
-    disk = disk_line(site.applier.outputs("pypi-health")["stdout"])
-    assert "GiB free of" in disk and "uploads need" in disk, f"the diskFree output: {disk!r}"
+    # pulumi-command hands over stdout without its final newline; the output a user saves is whole PEM.
+    assert site.stack.resource("pypi-ca")["outputs"]["stdout"].endswith("-----END CERTIFICATE-----")
+    assert site.ca.read_text().endswith("-----END CERTIFICATE-----\n")
+    disk = site.stack.outputs()["diskFree"]
+    gate = site.stack.resource("pypi-health")["outputs"].get("stdout")
+    assert "GiB free of" in disk and "uploads need" in disk, f"the diskFree output: {disk!r}; the gate said {gate!r}"
     figure(f"diskFree after the first deploy ({site.host.suite} host): {disk}")
     for unit in UNITS:
         assert site.host.ssh(f"systemctl is-active {unit}").stdout.strip() == "active", unit
@@ -263,14 +191,11 @@ def test_1_fresh_host_deploy_is_active_enabled_and_healthy(site):
     assert uids and set(uids) == {"9898"}, f"pypiserver runs as uid 9898, not {uids}"
 
 
-def test_1_second_apply_changes_nothing(site):
-    before = dict(site.applier.state)
+def test_1_second_up_changes_nothing(site):
     container = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
-    planned = site.applier.plan(run_program("production", site.config))
-    assert changes_only(planned) == [], "against the state the providers stored, nothing differs"
-    site.deploy()
+    result = site.stack.up()
+    assert set(result.summary.resource_changes or {}) == {"same"}, result.summary.resource_changes
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == container
-    assert {k: v.inputs for k, v in site.applier.state.items()} == {k: v.inputs for k, v in before.items()}
 
 
 AUDIT_COMMAND = (
@@ -280,7 +205,7 @@ AUDIT_COMMAND = (
 
 
 def test_2_upload_install_and_refusals_through_the_published_port(site, wheel, tmp_path):
-    exports = run_program("production", site.config).exports
+    exports = site.stack.outputs()
     result = twine_upload(exports["uploadUrl"], wheel, "ci", USERS["ci"], ca=site.ca)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = pip_install(
@@ -492,27 +417,25 @@ def test_5_a_new_image_that_cannot_start_changes_nothing_and_says_why(site, tmp_
     running = site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip()
     assert site.host.images is not None
     site.host.load_images(site.host.images.pypiserver_broken)
-    working = dict(site.config)
-    with pytest.raises(ApplyError, match=r"pypi-canary[\s\S]*did not answer healthy[\s\S]*this release cannot start"):
-        site.deploy(imageTag="v2.4.2")
-    site.config.clear()
-    site.config.update(working)
+    working = site.config["imageTag"]
+    site.configure(imageTag="v2.4.2")
+    said = expect_failure(site.stack.up)
+    assert re.search(r"pypi-canary[\s\S]*did not answer healthy[\s\S]*this release cannot start", said), said[-3000:]
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running, "untouched"
     assert "pypiserver-canary" not in site.host.ssh("docker ps -a --format '{{.Names}}'").stdout
     # The running index still serves downloads and takes uploads.
     wheel = make_wheel(tmp_path, "after-a-failed-upgrade", "1.0.0")
     assert upload(f"{site.url}/", wheel, "ci", USERS["ci"], ca=site.ca).status == 200
     assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
-    # The state holds what ran before the canary failed, as the engine would have it: the new image
-    # resource, and the volume writers that name it (gunicorn's configuration, htpasswd). Going back
-    # changes those and no container (a preview would show the containers as "replace": the image's
-    # ID is unknown until it is read).
-    steps = changes_only(site.applier.up(run_program("production", site.config)))
-    assert {(s.name, s.op) for s in steps} == {
-        ("pypi-image", "replace"),
-        ("pypi-gunicorn-config", "update"),
-        ("pypi-htpasswd", "update"),
-    }, steps
+    # Going back is one more `up`, and it leaves every container as it ran. (Its preview shows the
+    # containers as replaced: the state holds the failed release's image, so the image is replaced, and
+    # its ID is unknown until `up` reads it; then it is the running one and no container changes.)
+    site.configure(imageTag=working)
+    planned = {(s.name, s.op) for s in site.stack.planned_steps()}
+    assert ("pypi-image", "replace") in planned and ("pypi-container", "replace") in planned, planned
+    containers = container_ids(site)
+    site.stack.up()
+    assert container_ids(site) == containers, "no container is replaced by going back"
     assert site.host.ssh("docker inspect --format '{{.Id}}' pypiserver").stdout.strip() == running
 
 
@@ -558,13 +481,12 @@ def test_6_add_rotate_remove_users_without_downtime(site):
 
 def test_6_the_same_host_under_another_name_changes_no_container(site):
     containers = container_ids(site)
-    renamed = run_program("production", {**site.config, "sshHost": "localhost"})
-    steps = changes_only(site.applier.plan(renamed))
+    site.configure(sshHost="localhost")
+    steps = site.stack.planned_steps()
     assert {s.op for s in steps} == {"update"}, steps
-    changed = {renamed.named(s.name).type for s in steps}
-    assert changed <= {REMOTE_COMMAND, DOCKER_PROVIDER}, f"only connections change: {steps}"
+    assert {s.type for s in steps} <= {REMOTE_COMMAND, DOCKER_PROVIDER}, f"only connections change: {steps}"
     assert "host-guard" in {s.name for s in steps}
-    site.deploy(sshHost="localhost")  # the guard runs its check on the new connection, and passes
+    site.stack.up()  # the guard runs its check on the new connection, and passes
     assert container_ids(site) == containers
     site.deploy(sshHost="127.0.0.1")
     assert container_ids(site) == containers
@@ -574,17 +496,15 @@ def test_6_a_new_sshHost_on_another_machine_is_refused_before_anything_changes(s
     containers, before = container_ids(site), host_state(site.host)
     with TestHost(host_images, suite="bookworm", load_standins=False) as other:
         other.authorize(site.host.public_key)  # the same deploy key, as an operator would set it up
-        elsewhere = run_program(
-            "production",
-            {**site.config, "sshPort": str(other.ssh_port), "sshHostKey": other.host_public_key},
-        )
-        applier = site.applier
-        with pytest.raises(ApplyError, match=r"host-guard \(update\)[\s\S]*does not run stack pypi-index/production"):
-            applier.up(elsewhere)
+        site.configure(sshPort=str(other.ssh_port), sshHostKey=other.host_public_key)
+        said = expect_failure(site.stack.up)
+        assert "host-guard" in said and "does not run stack pypi-index/production" in said, said[-3000:]
         assert host_state(other)["claimed"] == "" and host_state(other)["containers"] == []
     assert container_ids(site) == containers and host_state(site.host) == before
-    # The state still describes the first host, and a deploy there changes nothing.
-    assert changes_only(site.applier.plan(run_program("production", site.config))) == []
+    # The state still describes the first host, and with its address back nothing changes.
+    site.configure(sshPort=str(site.host.ssh_port), sshHostKey=site.host.host_public_key)
+    changes = site.stack.preview_changes()
+    assert set(changes) <= {"same"}, changes
 
 
 def pages_as_clients_see_them(site: Site) -> dict[str, str]:
@@ -631,10 +551,18 @@ def test_6_the_pages_are_the_store_after_changes_made_while_the_indexer_was_down
 
 
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):
-    with pytest.raises(ApplyError, match=r"preview failed: .*protected"):
-        site.applier.destroy(exclude_protected=False)
-    assert "pypiserver" in host_state(site.host)["containers"], "a refused destroy deletes nothing"
-    site.applier.destroy(exclude_protected=True)
+    # `pulumi destroy` as typed: it previews first, and the preview refuses the protected resources.
+    refused = site.stack.cli("destroy", "--yes", check=False)
+    assert refused.returncode != 0 and "protected" in refused.stdout + refused.stderr, refused.stdout[-3000:]
+    assert set(UNITS) <= set(host_state(site.host)["containers"]), "a refused destroy deletes nothing"
+    # Without the preview (the README says never), the engine deletes everything unprotected before it
+    # refuses the protected volume: the index goes down, the packages stay.
+    skipped = site.stack.cli("destroy", "--yes", "--skip-preview", check=False)
+    assert skipped.returncode != 0 and "protected" in skipped.stdout + skipped.stderr, skipped.stdout[-3000:]
+    assert not set(UNITS) & set(host_state(site.host)["containers"]), "--skip-preview deleted what was unprotected"
+    assert wheel.name in index_rules(site)
+    # What `make destroy STACK=production` runs once it is confirmed.
+    site.stack.cli("destroy", "--yes", "--exclude-protected")
     state = host_state(site.host)
     assert not set(UNITS) & set(state["containers"]) and not state["units"], state
     assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
@@ -644,8 +572,7 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     assert wheel.name in index_rules(site)
     assert state["claimed"] == "pypi-index/production", "the guard is kept: the protected volume depends on it"
     # Even unprotected, the volume is retained on delete.
-    for applied in site.applier.state.values():
-        applied.protect = False
-    site.applier.destroy(exclude_protected=False)
+    site.stack.unprotect_all()
+    site.stack.cli("destroy", "--yes")
     assert wheel.name in index_rules(site)
     assert host_state(site.host)["claimed"] == "", "a destroyed stack no longer claims the host"

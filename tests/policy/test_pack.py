@@ -1,4 +1,5 @@
-"""The pack's own files: its configuration files, entry point, project, requirements and gRPC service."""
+"""The pack's own files: its configuration files, entry point, project and requirements. The engine
+serving and configuring it: test_through_the_engine.py."""
 
 from __future__ import annotations
 
@@ -8,25 +9,20 @@ import json
 import runpy
 import subprocess
 import sys
-import threading
 from typing import Any
 from unittest import mock
 
 import pulumi_policy
 import pytest
 import yaml
-from pulumi.runtime import proto
 from pulumi_policy import EnforcementLevel
 
 from policy_pack import (
-    LEVEL,
     NAMES,
     POLICY_DIR,
     RULE,
     engine_config,
-    inputs_with,
     rules,
-    struct,
 )
 from recorded import ROOT
 
@@ -97,47 +93,3 @@ def test_pack_project_and_requirements():
     assert pins["pulumi-policy"] == importlib.metadata.version("pulumi-policy")
     root = (ROOT / "requirements.txt").read_text()
     assert f"pulumi=={pins['pulumi']}" in root.splitlines(), "the pack and the program use the same pulumi"
-
-
-def test_pack_serves_the_analyzer_protocol(staging):
-    """The pack as the engine starts it: its port on stdout, then GetAnalyzerInfo, Configure and Analyze."""
-    grpc = importlib.import_module("grpc")
-    empty_pb2: Any = importlib.import_module("google.protobuf.empty_pb2")
-    analyzer_grpc: Any = importlib.import_module("pulumi.runtime.proto.analyzer_pb2_grpc")
-    pack = subprocess.Popen(
-        [sys.executable, "-u", "__main__.py"], cwd=POLICY_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    watchdog = threading.Timer(120, pack.kill)  # never left serving if something below hangs
-    watchdog.start()
-    try:
-        assert pack.stdout is not None
-        port = int(pack.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            client = analyzer_grpc.AnalyzerStub(channel)
-            info = client.GetAnalyzerInfo(empty_pb2.Empty(), timeout=30)
-            assert [p.name for p in info.policies] == NAMES
-            config = engine_config(POLICY_DIR / "production.json")
-            client.Configure(
-                proto.ConfigureAnalyzerRequest(
-                    policyConfig={
-                        name: proto.PolicyConfig(enforcementLevel=LEVEL[level], properties=struct(props))
-                        for name, (level, props) in config.items()
-                    }
-                ),
-                timeout=30,
-            )
-            reg = staging.named("pypi-container")
-            request = proto.AnalyzeRequest(
-                type=reg.type,
-                urn=reg.urn,
-                name=reg.name,
-                properties=struct(inputs_with(reg, lambda i: i.update(privileged=True))),
-                options=proto.AnalyzerResourceOptions(),
-            )
-            found = client.Analyze(request, timeout=30).diagnostics
-            assert [(d.policyName, d.enforcementLevel) for d in found] == [("container-unprivileged", proto.MANDATORY)]
-            assert '"pypi-container"' in found[0].message
-    finally:
-        pack.terminate()
-        pack.wait(timeout=30)
-        watchdog.cancel()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import pulumi_policy
 import pytest
-from pulumi.runtime import proto
 
 from deployments import deploy
 from policy_pack import (
     POLICY,
     POLICY_DIR,
     VOLUME,
-    analyzer,
     assert_names,
     changed,
     check,
-    diagnostics,
     engine_config,
     rules,
     stack_resources,
@@ -73,7 +70,7 @@ def test_a_remote_package_store_without_scheduled_backups_is_reported(production
     assert 'Volume "pypi-packages"' in message and "Set backupRepository" in message
 
 
-def test_backups_scheduled_through_the_sdk_and_the_production_analyzer(production):
+def test_backups_scheduled_through_the_sdk(production):
     unbacked = deploy("staging", backupRepository=None, backupPassword=None, backupSshKey=None, backupSshHostKey=None)
     policy = POLICY["backups-scheduled"]
     assert isinstance(policy, pulumi_policy.StackValidationPolicy)
@@ -90,5 +87,3 @@ def test_backups_scheduled_through_the_sdk_and_the_production_analyzer(productio
 
     assert reported(production) == []
     assert len(reported(unbacked)) == 1
-    found = diagnostics(analyzer("production.json"), unbacked)
-    assert ("backups-scheduled", "stack", proto.MANDATORY) in {(p, n, level) for p, n, level, _ in found}

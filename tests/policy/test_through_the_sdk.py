@@ -1,5 +1,5 @@
 """Every policy through the SDK: ResourceValidationPolicy.validate with arguments built as the analyzer
-builds them, and the analyzer servicer configured as the engine configures it."""
+builds them. The pack as the engine runs it: test_through_the_engine.py."""
 
 from __future__ import annotations
 
@@ -8,26 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from pulumi.runtime import proto
-from pulumi_policy import EnforcementLevel
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE
 
-from deployments import PASSWORDS, REMOTE_OVERRIDES, deploy
+from deployments import PASSWORDS, REMOTE_OVERRIDES
 from policy_pack import (
     DOCKER_PROVIDER,
     NAMES,
     POLICY,
     POLICY_DIR,
     RESOURCE_NAMES,
-    analyzer,
     assert_names,
-    diagnostics,
     engine_config,
     inputs_with,
-    json_format,
     publish,
-    rules,
     sdk_args,
     set_option,
     unpinned_connection,
@@ -86,38 +79,3 @@ def test_unknown_values_during_preview_are_skipped_not_reported(staging):
     provider = staging.one(DOCKER_PROVIDER)
     unknown_opts = inputs_with(provider, lambda i: i.update(sshOpts=UNKNOWN_STRING_VALUE))
     assert validate("ssh-host-key-pinned", sdk_args(provider, unknown_opts)) == []
-
-
-def test_analyzer_with_production_config_blocks_unpinned_images():
-    found = diagnostics(analyzer("production.json"), deploy("production"))
-    assert sorted((p, n, level) for p, n, level, _ in found) == [
-        ("image-pinned", "pypi-backup-image", proto.MANDATORY),
-        ("image-pinned", "pypi-front-image", proto.MANDATORY),
-        ("image-pinned", "pypi-image", proto.MANDATORY),
-    ]
-    assert all("pulumi config set" in message and "digest" in message for *_, message in found)
-
-
-def test_analyzer_with_production_config_passes_production(production):
-    assert diagnostics(analyzer("production.json"), production) == []
-
-
-def test_analyzer_without_config_is_advisory_and_cannot_see_retain_on_delete(dev):
-    found = diagnostics(analyzer(None), dev)
-    assert {(p, n, level) for p, n, level, _ in found} == {
-        ("auth-protects-all-actions", "pypi-container", proto.ADVISORY),
-        ("package-volume-protected", "pypi-packages", proto.ADVISORY),
-    }
-    volume = [m for p, _, _, m in found if p == "package-volume-protected"]
-    assert len(volume) == 1 and "not protected" in volume[0], "retainOnDelete is not visible to a policy"
-
-
-def test_analyzer_info_lists_every_policy_as_advisory_by_default():
-    info = _PolicyAnalyzerServicer(rules.PACK_NAME, "0.1.0", rules.POLICIES, EnforcementLevel.ADVISORY).GetAnalyzerInfo(
-        None, None
-    )
-    assert info.name == rules.PACK_NAME and info.supportsConfig
-    assert [p.name for p in info.policies] == NAMES
-    assert {p.enforcementLevel for p in info.policies} == {proto.ADVISORY}
-    schema = {p.name: json_format.MessageToDict(p.configSchema) for p in info.policies}
-    assert schema["image-pinned"]["properties"]["requireDigest"]["default"] is False

@@ -1,13 +1,10 @@
-"""The policy pack (policy/) as its tests drive it. No Pulumi CLI runs in these tests, so the pack is
-exercised three ways (tests/policy/):
+"""The policy pack (policy/) as its unit tests drive it (tests/policy/), besides the real engine's
+previews with the pack (test_through_the_engine.py):
 - each rule's pure function (policy/*_rules.py, listed in policy/rules.py) over the registrations the
   real program makes under mocks, unchanged (they must pass) and with one input changed (it must fail,
   naming the resource and the fix): `check`, `findings`;
 - each `ResourceValidationPolicy.validate` of the pack, with `ResourceValidationArgs` built the way the
-  analyzer builds them (inputs as the engine sends them: secrets signed, unknowns as sentinels): `sdk_args`;
-- the SDK's analyzer servicer itself (the object `PolicyPack` serves over gRPC, without the server),
-  configured from policy/production.json as the engine would, then asked to analyze each resource:
-  `analyzer`, `diagnostics`.
+  analyzer builds them (inputs as the engine sends them: secrets signed, unknowns as sentinels): `sdk_args`.
 """
 
 from __future__ import annotations
@@ -23,14 +20,12 @@ from typing import Any
 
 from pulumi.runtime import proto
 from pulumi_policy import (
-    EnforcementLevel,
     PolicyCustomTimeouts,
     PolicyResourceOptions,
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
 from pulumi_policy.deserialize import deserialize_properties
-from pulumi_policy.policy import _PolicyAnalyzerServicer
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from recorded import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registration, reveal
@@ -194,45 +189,3 @@ def unpinned_connection(inputs: dict[str, Any]) -> None:
 
 
 # policy -> (resource, a change of its inputs that violates the policy)
-
-
-def analyzer(config_file: str | None) -> _PolicyAnalyzerServicer:
-    servicer = _PolicyAnalyzerServicer(rules.PACK_NAME, "0.1.0", rules.POLICIES, EnforcementLevel.ADVISORY)
-    config = engine_config(POLICY_DIR / config_file if config_file else None)
-    servicer.Configure(
-        proto.ConfigureAnalyzerRequest(
-            policyConfig={
-                name: proto.PolicyConfig(enforcementLevel=LEVEL[level], properties=struct(props))
-                for name, (level, props) in config.items()
-            }
-        ),
-        None,
-    )
-    return servicer
-
-
-def diagnostics(servicer: _PolicyAnalyzerServicer, d: Deployment) -> list[tuple[str, str, int, str]]:
-    found = []
-    for reg in d.registrations:
-        request = proto.AnalyzeRequest(
-            type=reg.type,
-            urn=reg.urn,
-            name=reg.name,
-            properties=struct(reg.inputs),
-            options=proto.AnalyzerResourceOptions(protect=reg.protect, parent=reg.parent),
-        )
-        response = servicer.Analyze(request, None)
-        found += [(diag.policyName, reg.name, diag.enforcementLevel, diag.message) for diag in response.diagnostics]
-    stack = servicer.AnalyzeStack(
-        proto.AnalyzeStackRequest(
-            resources=[
-                proto.AnalyzerResource(
-                    type=reg.type, urn=reg.urn, name=reg.name, properties=struct(reg.inputs), parent=reg.parent
-                )
-                for reg in d.registrations
-            ]
-        ),
-        None,
-    )
-    found += [(diag.policyName, "stack", diag.enforcementLevel, diag.message) for diag in stack.diagnostics]
-    return found

@@ -2,7 +2,7 @@
 
 Each registration keeps what the engine would receive: type, name, parent, provider, dependencies,
 protect/retain flags and the inputs, with secret values still wrapped as secrets. The mocks tests
-assert on that graph, and the real-host applier (tests/host/applier.py) executes it.
+assert on that graph; what a deploy does is the real engine's to show (tests/support/engine.py).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Deployment:
 
 
 def fake_image_id(image_name: str) -> str:
-    """The image ID the mocks give a RemoteImage (the applier maps it to the real one)."""
+    """The image ID the mocks give a RemoteImage."""
     return "sha256:" + hashlib.sha256(image_name.encode()).hexdigest()
 
 
