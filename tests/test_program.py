@@ -278,8 +278,14 @@ def test_the_salt_key_is_made_once_where_pulumi_runs_and_never_shown(staging, de
     assert not {"update", "delete", "triggers", "stdin"} & set(key.plain), "nothing may make it again or show it"
     assert "::pulumi:pulumi:Stack::" in key.parent and not key.dependencies, "the stack's own, needing no host"
     # The key itself never leaves the program: only hashes computed from it do, as secrets.
+    derived = set()
     for r in staging.registrations:
         assert fake_salt_key("staging") not in json.dumps(r.plain), f"{r.urn} holds the salt key"
+        for prop, urns in r.property_dependencies.items():
+            if key.urn in urns:
+                assert is_secret_value(r.inputs[prop]), f"{r.urn} {prop} is computed from the key, in clear"
+                derived.add((r.name, prop))
+    assert derived == {("pypi-htpasswd", "stdin"), ("pypi-caddyfile", "stdin")}, derived
     for name, value in staging.exports.items():
         assert fake_salt_key("staging") not in json.dumps(value), f"export {name} holds the salt key"
     assert SALT_KEY not in {c.name for c in dev.of_type(LOCAL_COMMAND)}, "a stack without users has nothing to salt"
