@@ -7,15 +7,20 @@ from components.front.caddyfile import render_caddyfile
 from components.host import target as host
 from components.package_index import PackageIndex, PackageIndexArgs
 from components.pypiserver.htpasswd import hash_users, render_htpasswd
+from components.pypiserver.salt_key import declare_salt_key
 
 config = settings.load()
 backup = config.store.backup
 target = host.connect(config.host, config.stack, config.front.address, backup.schedule if backup else None)
 
-# Hashing happens inside the secret: everything derived from the passwords stays secret.
+# Hashing happens inside the secrets: everything derived from the passwords and the salt key stays secret.
 context = f"{pulumi.get_project()}/{config.stack}"
 access = config.access
-hashes = pulumi.Output.secret(access.users).apply(lambda users: hash_users(users, context, access.bcrypt_rounds))
+# A stack without users has nothing to hash, and no key.
+salt_key = declare_salt_key() if access.users else pulumi.Output.secret("")
+hashes = pulumi.Output.all(pulumi.Output.secret(access.users), salt_key).apply(
+    lambda values: hash_users(values[0], values[1], context, access.bcrypt_rounds)
+)
 # pypiserver checks uploads itself, so its file names only the users who may upload.
 htpasswd = hashes.apply(lambda h: render_htpasswd({u: h[u] for u in access.uploaders})) if access.authenticate else None
 caddyfile = hashes.apply(lambda h: render_caddyfile(config.front, access, config.pypiserver.fallback_url, h))

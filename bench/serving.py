@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
                     log(
                         f"bench: twine upload {config.key}: {uploads[config.key].seconds or uploads[config.key].detail}"
                     )
-        peak = {c.key: sum(cgroups.max_usage_bytes(cid) for cid in c.containers) for c in configs}
+        peak = {c.key: sum(cgroups.peak_memory_bytes(cid) for cid in c.containers) for c in configs}
         peak_rss = dict(sampler.peak)
         versions = _versions(tools_image)
     finally:
@@ -257,8 +257,9 @@ def run(args: argparse.Namespace) -> int:
             f"{dl.seconds:.2f} s" if dl.seconds is not None else f"failed: {dl.detail[:40]}", upload,
         ))  # fmt: skip
     out += _table(head, rows)
-    out.append("  peak mem: max of memory.max_usage_in_bytes (rss + page cache) summed over the configuration's "
-               "containers; peak RSS: sampled every 0.5 s. pip: `pip download --no-deps`, median of 3.")  # fmt: skip
+    out.append("  peak mem: the cgroup's high-water mark (rss + page cache; memory.max_usage_in_bytes on cgroup v1, "
+               "memory.peak on v2) summed over the configuration's containers; peak RSS: sampled every 0.5 s. "
+               "pip: `pip download --no-deps`, median of 3.")  # fmt: skip
     out.append("")
     head2 = ("phase", "conc", "configuration", "req/s", "p50 ms", "p99 ms", "max ms", "errors", "MB/s", "CPU ms/req")
     rows = []

@@ -6,10 +6,12 @@ import json
 
 import pytest
 from passlib.hash import bcrypt
+from pulumi.output import Unknown
 
 from components.pypiserver import programs as program_files
+from components.pypiserver.salt_key import SALT_KEY
 from components.supervision.systemd_unit import UNIT_DIR
-from deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, deploy
+from deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, config_for, deploy
 from recorded import (
     CONTAINER,
     DOCKER_PROVIDER,
@@ -17,6 +19,7 @@ from recorded import (
     REMOTE_COMMAND,
     Deployment,
     clear_parts,
+    fake_salt_key,
     is_secret_value,
     reveal,
     run_program,
@@ -264,6 +267,55 @@ def test_front_configuration_is_secret_and_holds_the_same_hashes(staging):
     assert "caddy reload --config /etc/caddy/Caddyfile" in step.plain["create"]
 
 
+def htpasswd_lines(d: Deployment) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in reveal(d.named("pypi-htpasswd").inputs["stdin"]).splitlines())
+
+
+def test_the_salt_key_is_made_once_where_pulumi_runs_and_never_shown(staging, dev):
+    key = staging.one(LOCAL_COMMAND, SALT_KEY)
+    assert key.plain["create"] == "sh -c 'head -c 32 /dev/urandom | base64'" and key.plain["logging"] == "none"
+    assert {"stdout", "stderr"} <= set(key.additional_secret_outputs), "the key is a secret in the state"
+    assert not {"update", "delete", "triggers", "stdin"} & set(key.plain), "nothing may make it again or show it"
+    assert "::pulumi:pulumi:Stack::" in key.parent and not key.dependencies, "the stack's own, needing no host"
+    # The key itself never leaves the program: only hashes computed from it do, as secrets.
+    derived = set()
+    for r in staging.registrations:
+        assert fake_salt_key("staging") not in json.dumps(r.plain), f"{r.urn} holds the salt key"
+        for prop, urns in r.property_dependencies.items():
+            if key.urn in urns:
+                assert is_secret_value(r.inputs[prop]), f"{r.urn} {prop} is computed from the key, in clear"
+                derived.add((r.name, prop))
+    assert derived == {("pypi-htpasswd", "stdin"), ("pypi-caddyfile", "stdin")}, derived
+    for name, value in staging.exports.items():
+        assert fake_salt_key("staging") not in json.dumps(value), f"export {name} holds the salt key"
+    assert SALT_KEY not in {c.name for c in dev.of_type(LOCAL_COMMAND)}, "a stack without users has nothing to salt"
+
+
+def test_a_users_salt_comes_from_the_key_and_not_from_the_password(staging):
+    before = htpasswd_lines(staging)
+    rotated = htpasswd_lines(deploy("staging", users={**PASSWORDS, "ci": "another-ci-password-81c4"}))
+    assert rotated["ci"][:29] == before["ci"][:29], "same user and key, another password: the same salt"
+    assert rotated["ci"] != before["ci"] and bcrypt.verify("another-ci-password-81c4", rotated["ci"])
+    assert rotated["alice"] == before["alice"]
+    rekeyed = htpasswd_lines(
+        run_program("staging", config_for("staging"), salt_key="another-" + fake_salt_key("staging"))
+    )
+    for user, password in PASSWORDS.items():
+        assert rekeyed[user][:29] != before[user][:29], f"{user}: a new key is a new salt"
+        assert bcrypt.verify(password, rekeyed[user]), user
+
+
+def test_a_preview_declares_the_salt_key_once_and_what_the_up_declares():
+    """At the first preview the key is unknown (nothing runs at preview), so are the hashes: the
+    resources are declared all the same, none of them inside an apply."""
+    preview, up = run_program("staging", config_for("staging"), preview=True), deploy("staging")
+    assert [r.name for r in preview.of_type(LOCAL_COMMAND)] == [SALT_KEY]
+    assert sorted(r.urn for r in preview.registrations) == sorted(r.urn for r in up.registrations)
+    for step in ("pypi-htpasswd", "pypi-caddyfile"):
+        stdin = preview.named(step).inputs["stdin"]
+        assert is_secret_value(stdin) and isinstance(reveal(stdin), Unknown), f"{step}: computed from the key"
+
+
 @pytest.mark.parametrize("stack", ["dev", "staging", "production"])
 def test_idempotent_same_config_same_inputs(stack):
     def graph(d: Deployment) -> list:
@@ -288,7 +340,10 @@ def test_no_secret_in_clear_anywhere():
         line.split(":", 1)[1] in reveal(d.named("pypi-caddyfile").inputs["stdin"]) for line in htpasswd.splitlines()
     )
     hashes = [line.split(":", 1)[1] for line in htpasswd.splitlines()]
-    needles = [*PASSWORDS.values(), "b3BlbnNzaC1rZXktdjEAAAAA-not-real", *hashes, BACKUP_PASSWORD, "backup-key"]
+    needles = [
+        *PASSWORDS.values(), "b3BlbnNzaC1rZXktdjEAAAAA-not-real", *hashes, BACKUP_PASSWORD, "backup-key",
+        fake_salt_key("production"),
+    ]  # fmt: skip
     for r in d.registrations:
         shown = json.dumps(clear_parts(r.inputs))
         for needle in needles:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from real_front import RunningFront, running_front
 
-from deployments import PASSWORDS, deploy
+from deployments import PASSWORDS, config_for, deploy
 from host.machine import free_port
 from index_client import (
     client_env,
@@ -34,7 +34,7 @@ from index_client import (
     wait_healthy,
 )
 from real_pypiserver import RunningIndex, running_deployed_index
-from recorded import Deployment, reveal
+from recorded import Deployment, reveal, run_program
 
 USER, PASSWORD = "ci", PASSWORDS["ci"]
 READER_PASSWORD = PASSWORDS["alice"]
@@ -55,7 +55,7 @@ class Stack:
         return http_get(self.url(path), user, password, ca=self.front.ca)
 
 
-def staged(https_port: int, **overrides) -> Deployment:
+def staged(https_port: int, salt_key: str | None = None, **overrides) -> Deployment:
     """The staging stack on loopback: ci may upload, alice only reads (roles)."""
     settings = {
         "domain": "127.0.0.1",
@@ -63,7 +63,7 @@ def staged(https_port: int, **overrides) -> Deployment:
         "maxUploadMb": str(MAX_UPLOAD_MB),
         "uploaders": ["ci"],
     }
-    return deploy("staging", **{**settings, **overrides})
+    return run_program("staging", config_for("staging", **{**settings, **overrides}), salt_key=salt_key)
 
 
 @pytest.fixture(scope="module")
@@ -287,6 +287,27 @@ def test_users_change_without_a_restart(stack, tmp_path):
         assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
     finally:
         _apply_users(stack, staged(stack.https_port))  # the module's other tests expect alice back
+
+
+def test_new_salts_rewrite_every_hash_and_every_user_keeps_access_without_a_restart(stack, tmp_path):
+    """What the first `up` with salts that no longer come from the passwords does to a running index:
+    every hash in both files changes (here, with a new salt key), the passwords stay. pypiserver
+    re-reads its file and the front server reloads: nobody is refused, nothing restarts."""
+    backend_pid, front_pid = stack.backend.process.pid, stack.front.process.pid
+    rekeyed = staged(stack.https_port, salt_key="another-salt-key-for-the-same-passwords")
+    before, after = (reveal(d.named("pypi-htpasswd").inputs["stdin"]) for d in (staged(stack.https_port), rekeyed))
+    assert before.startswith("ci:") and not set(before.splitlines()) & set(after.splitlines()), "every hash changes"
+    _apply_users(stack, rekeyed)
+    try:
+        for user, password in PASSWORDS.items():
+            assert stack.get("/simple/", user, password).status == 200, user
+        wheel = make_wheel(tmp_path, "after-new-salts", "1.0.0")
+        result = twine_upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca)
+        assert result.returncode == 0, result.stdout + result.stderr  # pypiserver checked the new file too
+        assert stack.backend.process.poll() is None and stack.backend.process.pid == backend_pid, "no restart"
+        assert stack.front.process.poll() is None and stack.front.process.pid == front_pid, "a reload, not a restart"
+    finally:
+        _apply_users(stack, staged(stack.https_port))
 
 
 def test_while_users_change_every_request_is_answered_or_dropped_unanswered_and_answered_when_resent(stack, uploaded):

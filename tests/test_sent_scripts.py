@@ -59,6 +59,7 @@ def test_the_program_sends_the_scripts_we_check():
         "production:pypi-ca:create",
         "production:pypi-yanked:create",
         "production:pypi-gunicorn-config:create",
+        "production:users-salt-key:create",
     }
 
 

@@ -1,39 +1,46 @@
 """The htpasswd file pypiserver reads: bcrypt hashes that are the same on every `pulumi up`.
 
-A fresh random salt per run would make every `pulumi up` rewrite the file and report a change. So the
-salt is derived, but never cheaply from the password: it is scrypt(password, salt=context+user).
-Testing a guessed password against a leaked file therefore costs scrypt plus bcrypt (no fast path
-through the salt), two users or two stacks with one password get different hashes, and rotating a
-password changes the salt. The file holds no plaintext; it is still treated as secret.
+A fresh random salt per run would make every `pulumi up` rewrite the file and report a change, so the
+salt is derived, and from nothing a guess could test: it is HMAC-SHA256, under the stack's salt key
+(random once, then kept in the stack's state as a secret: salt_key.py), of the stack and the user
+name. It never depends on the password: were it derived from the password, as it was with scrypt
+before, anyone holding the file could test a guess against the salt alone and skip bcrypt. So each
+guess costs one bcrypt at the file's cost, and only for one user's hash: every user of every stack has
+a salt of their own, and the random key keeps two installations with the same stack and user names
+apart. A user keeps their salt when their password changes. The file holds no plaintext; it is
+still treated as secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Mapping
 
 from passlib.hash import bcrypt
 from passlib.utils.binary import bcrypt64
 
-# scrypt at 16 MiB: ~50 ms once per user per run, and for anyone guessing, once per guess.
-SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+# bcrypt's salt is 16 bytes, written as 22 characters of its own base64.
+SALT_BYTES = 16
 
 
-def derive_salt(password: str, user: str, context: str) -> str:
-    """A 22-character bcrypt salt fixed by (context, user, password)."""
-    raw = hashlib.scrypt(password.encode(), salt=f"pypi-index htpasswd\0{context}\0{user}".encode(), dklen=16, **SCRYPT)
+def derive_salt(key: str, context: str, user: str) -> str:
+    """A 22-character bcrypt salt fixed by (key, context, user); `context` names the stack."""
+    if not key:
+        raise ValueError("the salt key is empty: the salts would be the same for every installation")
+    message = f"pypi-index htpasswd salt\0{context}\0{user}".encode()
+    raw = hmac.new(key.encode(), message, hashlib.sha256).digest()[:SALT_BYTES]
     return bcrypt64.encode_bytes(raw).decode()
 
 
-def hash_password(user: str, password: str, context: str, rounds: int) -> str:
+def hash_password(password: str, salt: str, rounds: int) -> str:
     """`$2b$` bcrypt, which the image's passlib 1.7.4 with bcrypt 3.2 verifies."""
-    salt = derive_salt(password, user, context)
     return str(bcrypt.using(rounds=rounds, salt=salt, ident="2b").hash(password))
 
 
-def hash_users(users: Mapping[str, str], context: str, rounds: int) -> dict[str, str]:
+def hash_users(users: Mapping[str, str], key: str, context: str, rounds: int) -> dict[str, str]:
     """User name -> bcrypt hash, for the htpasswd file and the front server alike."""
-    return {name: hash_password(name, users[name], context, rounds) for name in sorted(users)}
+    return {name: hash_password(users[name], derive_salt(key, context, name), rounds) for name in sorted(users)}
 
 
 def render_htpasswd(hashes: Mapping[str, str]) -> str:

@@ -3,6 +3,8 @@ stacks, a host to reach, users and backups (which the committed files leave for 
 
 from __future__ import annotations
 
+from typing import Any
+
 from recorded import Deployment, run_program, stack_config
 from stack_values import HOST_KEY
 
@@ -20,10 +22,15 @@ BACKUP_OVERRIDES = {
 REMOTE_OVERRIDES = {"sshHost": "pypi.internal.example", "sshHostKey": HOST_KEY, "users": PASSWORDS, **BACKUP_OVERRIDES}
 
 
-def deploy(stack: str, **overrides) -> Deployment:
-    """The program's registrations for `stack`; `overrides` replace config values."""
+def config_for(stack: str, **overrides) -> dict[str, Any]:
+    """The config the tests deploy `stack` with; `overrides` replace config values."""
     config = stack_config(stack)
     if stack != "dev":
         config.update(REMOTE_OVERRIDES)
     config.update(overrides)
-    return run_program(stack, config)
+    return config
+
+
+def deploy(stack: str, **overrides) -> Deployment:
+    """The program's registrations for `stack`; `overrides` replace config values."""
+    return run_program(stack, config_for(stack, **overrides))

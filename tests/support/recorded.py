@@ -7,6 +7,7 @@ assert on that graph; what a deploy does is the real engine's to show (tests/sup
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import runpy
 from collections.abc import Mapping
@@ -113,10 +114,24 @@ def _fake_id(type_: str, name: str) -> str:
     return hashlib.sha256(f"{type_}::{name}".encode()).hexdigest()[:16]
 
 
+def fake_salt_key(stack: str) -> str:
+    """The salt key the mocks give a stack (a real `pulumi up` makes 32 random bytes once)."""
+    return base64.b64encode(hashlib.sha256(f"salt key of {stack}".encode()).digest()).decode()
+
+
 class _Mocks(pulumi.runtime.Mocks):
-    """Deterministic outputs: the same program with the same config registers the same values."""
+    """Deterministic outputs: the same program with the same config registers the same values.
+
+    In a preview, a command's stdout is unknown, as the engine reports it for a command still to be
+    created (pulumi-command runs nothing at preview)."""
+
+    def __init__(self, salt_key: str, preview: bool):
+        self.salt_key = salt_key
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        from components.pypiserver.salt_key import SALT_KEY
+
         state = dict(args.inputs)
         if args.typ == IMAGE:
             name = reveal(args.inputs.get("name", ""))
@@ -125,8 +140,10 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == CONTAINER:
             state.setdefault("networkDatas", [])
         if args.typ.startswith("command:"):
-            state.setdefault("stdout", "")
+            state.setdefault("stdout", rpc.UNKNOWN if self.preview else "")
             state.setdefault("stderr", "")
+        if args.typ == LOCAL_COMMAND and args.name == SALT_KEY and not self.preview:
+            state["stdout"] = self.salt_key
         return _fake_id(args.typ, args.name), state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -163,20 +180,28 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def run_program(stack: str, config: Mapping[str, Any], secret_keys: tuple[str, ...] | None = None) -> Deployment:
+def run_program(
+    stack: str,
+    config: Mapping[str, Any],
+    secret_keys: tuple[str, ...] | None = None,
+    *,
+    salt_key: str | None = None,
+    preview: bool = False,
+) -> Deployment:
     """Run __main__.py as `pulumi up` would for `stack`, with `config` (keys without the project prefix).
 
     `secret_keys`: the keys set with `--secret`; by default, every key that may hold a secret
-    (settings.SECRET_KEYS) and is present.
+    (settings.SECRET_KEYS) and is present. `salt_key`: what the stack's salt key command printed
+    (by default fake_salt_key). `preview`: as `pulumi preview` of a new stack would run it.
     """
     from components.settings import SECRET_KEYS
 
     if secret_keys is None:
         secret_keys = tuple(k for k in SECRET_KEYS if k in config)
     deployment = Deployment(stack=stack)
-    mocks = _Mocks()
+    mocks = _Mocks(fake_salt_key(stack) if salt_key is None else salt_key, preview)
     pulumi.runtime.set_mocks(
-        mocks, project=PROJECT, stack=stack, preview=False, monitor=_RecordingMonitor(mocks, deployment)
+        mocks, project=PROJECT, stack=stack, preview=preview, monitor=_RecordingMonitor(mocks, deployment)
     )
     pulumi.runtime.set_all_config(
         {f"{PROJECT}:{k}": v if isinstance(v, str) else _json(v) for k, v in config.items()},

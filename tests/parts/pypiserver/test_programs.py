@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import time
 
 import pytest
+from stand_ins import put_on_path
 
 from components import volume_files
 from components.pypiserver import programs as program_files
@@ -22,11 +22,7 @@ exec sh -c "$2"
 
 @pytest.fixture
 def deliver(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "docker").write_text(FAKE_DOCKER)
-    (bin_dir / "docker").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    put_on_path(tmp_path / "bin", monkeypatch, docker=FAKE_DOCKER)
     volume = tmp_path / "hooks"
     volume.mkdir()
 

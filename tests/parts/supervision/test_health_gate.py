@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+from stand_ins import put_on_path
 
 from components.supervision import scripts
 
@@ -26,12 +27,7 @@ esac
 
 @pytest.fixture
 def gate(tmp_path, monkeypatch):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for name, text in (("docker", FAKE_DOCKER), ("curl", "#!/bin/sh\nexit 0\n")):
-        (bin_dir / name).write_text(text)
-        (bin_dir / name).chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    put_on_path(tmp_path / "bin", monkeypatch, docker=FAKE_DOCKER, curl="#!/bin/sh\nexit 0\n")
 
     def run(mark: str) -> subprocess.CompletedProcess:
         script = scripts.health_gate("127.0.0.1", 8443, "127.0.0.1", ["idx-indexer"], 2, READING)
