@@ -8,10 +8,13 @@ from components.host import target as host
 from components.package_index import PackageIndex, PackageIndexArgs
 from components.pypiserver.htpasswd import hash_users, render_htpasswd
 from components.pypiserver.salt_key import declare_salt_key
+from components.store.backup_scripts import schedule_check
 
 config = settings.load()
 backup = config.store.backup
-target = host.connect(config.host, config.stack, config.front.address, backup.schedule if backup else None)
+target = host.connect(
+    config.host, config.stack, config.front.address, [schedule_check(backup.schedule)] if backup else []
+)
 
 # Hashing happens inside the secrets: everything derived from the passwords and the salt key stays secret.
 context = f"{pulumi.get_project()}/{config.stack}"

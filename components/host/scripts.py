@@ -62,18 +62,6 @@ def apt_waiting_for_locks(bound_seconds: int = APT_LOCK_WAIT_SECONDS) -> str:
 """
 
 
-def calendar_check(key: str, expression: str) -> str:
-    """Refuse a systemd calendar time that this host's systemd does not accept, naming the key and
-    quoting systemd's own complaint (its parser is the only complete judge of OnCalendar)."""
-    quoted = shlex.quote(expression)
-    return f"""if ! problem=$(systemd-analyze calendar -- {quoted} 2>&1 >/dev/null); then
-  echo "config {key}: got "{shlex.quote(repr(expression))}"; systemd on $(hostname) does not accept it as an" \\
-    "OnCalendar time: $problem (see systemd.time(7))" >&2
-  exit 1
-fi
-"""
-
-
 # The Docker provider dials `ssh ... docker system dial-stdio` once per resource operation, all at once:
 # Pulumi runs 4 operations per CPU in parallel (`--parallel`), and kreuzwerker's client cache keeps a
 # client only after its first ping (internal/provider/config.go). OpenSSH's default `MaxStartups
@@ -109,13 +97,14 @@ fi
 """
 
 
-def docker_bootstrap(schedule: str | None = None) -> str:
+def docker_bootstrap() -> str:
     """Make sure a fresh Ubuntu/Debian host runs a supported Docker engine the SSH user may use.
 
-    First of all it checks `schedule` (the backups' OnCalendar time, when there are backups) with this
-    host's systemd. Idempotent: installs only what is missing, from the distribution's own registry,
-    waiting (with a bound) while another process holds apt's lock. An engine older
-    than MIN_ENGINE, installed or about to be, is refused before anything else on the host changes.
+    It runs after the guard's preflight (which refused an installed engine older than MIN_ENGINE before
+    the host was claimed). Idempotent: installs only what is missing, from the distribution's own
+    registry, waiting (with a bound) while another process holds apt's lock. An engine older than
+    MIN_ENGINE about to be installed is refused before it is; on a host without an engine nothing of
+    the index can exist yet, so the claim the guard just wrote is released with that refusal.
     Last, sshd is made to take the Docker provider's parallel connections (sshd_allows_parallel_dials).
     The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
     matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
@@ -124,13 +113,10 @@ def docker_bootstrap(schedule: str | None = None) -> str:
     """
     return (
         "set -eu\n"
-        # dockerd lives in /usr/sbin, which the PATH of a non-root SSH session (sshd's default,
-        # /usr/local/bin:/usr/bin:/bin) lacks: without this, an installed engine went unseen, its
-        # version unchecked, and apt asked to install docker.io over it.
-        + 'PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"\n'
-        + (calendar_check("backupSchedule", schedule) if schedule else "")
+        + SBIN_ON_PATH
         + apt_waiting_for_locks()
         + _engine_floor()
+        + _release_claim_if_refused()
         + _install_what_is_missing()
         + _engine_answering()
         + sshd_allows_parallel_dials()
@@ -138,6 +124,28 @@ def docker_bootstrap(schedule: str | None = None) -> str:
 echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
 """
     )
+
+
+# dockerd lives in /usr/sbin, which the PATH of a non-root SSH session (sshd's default,
+# /usr/local/bin:/usr/bin:/bin) lacks: without this, an installed engine went unseen, its version
+# unchecked, and apt asked to install docker.io over it.
+SBIN_ON_PATH = 'PATH="/usr/local/sbin:/usr/sbin:/sbin:$PATH"\n'
+
+
+def engine_floor_check() -> str:
+    """The installed engine, if any, at least MIN_ENGINE: read-only, for the guard's preflight."""
+    return SBIN_ON_PATH + _engine_floor()
+
+
+def _release_claim_if_refused() -> str:
+    """From here on, a failure on a host that has no engine yet (a refused candidate, apt giving up)
+    also releases the guard's claim: no container, volume or unit of the index can exist there yet,
+    and the host is left as it was for this or another stack."""
+    marker = shlex.quote(STACK_MARKER)
+    return f"""if ! command -v dockerd >/dev/null 2>&1; then
+  trap 'status=$?; if [ "$status" -ne 0 ] && ! command -v dockerd >/dev/null 2>&1; then sudo -n rm -f {marker}; fi' EXIT
+fi
+"""
 
 
 def _engine_floor() -> str:
@@ -213,14 +221,18 @@ supported "$version" || refuse "$version"
 STACK_MARKER = "/var/lib/pypi-index/stack"
 
 
-def host_guard_create(stack: str) -> str:
+def host_guard_create(stack: str, preflight: str = "") -> str:
     """Claim the host for this stack, or refuse one that another stack's index already runs on.
 
-    Two stacks on one host would fight over the same container, volume and unit names.
+    Two stacks on one host would fight over the same container, volume and unit names. `preflight`
+    (read-only checks: the installed engine, what other parts hand the host) runs first, so a deploy
+    it refuses leaves the host exactly as it was, unclaimed.
     """
     marker, claimed = shlex.quote(STACK_MARKER), shlex.quote(stack)
-    return rf"""set -eu
-owner=$(sudo -n cat {marker} 2>/dev/null || true)
+    return (
+        "set -eu\n"
+        + preflight
+        + rf"""owner=$(sudo -n cat {marker} 2>/dev/null || true)
 if [ -n "$owner" ] && [ "$owner" != {claimed} ]; then
   echo "$(hostname) already runs the index of stack $owner ({STACK_MARKER}): refusing to deploy stack" \
     {claimed} "onto it (two stacks on one host share container, volume and unit names)" >&2
@@ -232,11 +244,13 @@ if [ -z "$owner" ]; then
 fi
 echo {claimed} "on $(hostname)"
 """
+    )
 
 
-def host_guard_update(stack: str) -> str:
-    """Run when the connection changes (another address, port, user or key): allowed only if it still
-    reaches the host this stack deployed to.
+def host_guard_update(stack: str, preflight: str = "") -> str:
+    """Run when the connection or a preflight check changes (another address, port, user or key; a new
+    backup schedule): allowed only if it still reaches the host this stack deployed to, and the
+    preflight passes there.
 
     The Docker provider changes its host in place and keeps every resource in state (pulumi-docker
     declares no ForcesProviderReplace; the engine's Registry.Update keeps the provider's ID), so a
@@ -244,8 +258,10 @@ def host_guard_update(stack: str) -> str:
     the commands ran on the new one. A renamed or re-keyed host carries the marker and passes.
     """
     marker, claimed = shlex.quote(STACK_MARKER), shlex.quote(stack)
-    return rf"""set -eu
-owner=$(sudo -n cat {marker} 2>/dev/null || true)
+    return (
+        "set -eu\n"
+        + preflight
+        + rf"""owner=$(sudo -n cat {marker} 2>/dev/null || true)
 if [ "$owner" != {claimed} ]; then
   echo "the connection now reaches $(hostname), which does not run stack" {claimed} "(its {STACK_MARKER}" \
     "says '${{owner:-nothing}}'): this stack's containers and volumes are on the host it deployed to before." \
@@ -254,6 +270,7 @@ if [ "$owner" != {claimed} ]; then
 fi
 echo {claimed} "on $(hostname)"
 """
+    )
 
 
 def host_guard_delete() -> str:

@@ -104,9 +104,10 @@ class Target:
         )
 
 
-def connect(settings: HostSettings, stack_name: str, address: str, backup_schedule: str | None) -> Target:
+def connect(settings: HostSettings, stack_name: str, address: str, checks: Sequence[str] = ()) -> Target:
     """Build the target for this stack: providers are made once, here. `address`: where the published
-    ports answer on the host itself; `backup_schedule`: the timer the bootstrap checks, if any."""
+    ports answer on the host itself; `checks`: read-only shell checks other parts hand the host (the
+    backup schedule, judged by the host's systemd), run before the host is claimed or changed."""
     if settings.ssh is None:
         return Target(
             docker=docker.Provider("docker-local", host=settings.docker_host),
@@ -125,20 +126,23 @@ def connect(settings: HostSettings, stack_name: str, address: str, backup_schedu
         per_dial_timeout=15,
     )
     stack = f"{pulumi.get_project()}/{stack_name}"
+    # Before anything else, and before the host is claimed: every check that can refuse the deploy
+    # without changing the host (its installed engine, what other parts hand it).
+    preflight = scripts.engine_floor_check() + "".join(checks)
     # First of all: this must be the host the stack's state describes (see scripts.host_guard_update).
-    # Its `update` runs, on the new connection, whenever the connection changes.
+    # Its `update` runs, on the new connection, whenever the connection or a check changes.
     guard = remote.Command(
         "host-guard",
         connection=connection,
-        create=scripts.as_command(scripts.host_guard_create(stack)),
-        update=scripts.as_command(scripts.host_guard_update(stack)),
+        create=scripts.as_command(scripts.host_guard_create(stack, preflight)),
+        update=scripts.as_command(scripts.host_guard_update(stack, preflight)),
         delete=scripts.as_command(scripts.host_guard_delete()),
         add_previous_output_in_env=False,
     )
     bootstrap = remote.Command(
         "docker-bootstrap",
         connection=connection,
-        create=scripts.as_command(scripts.docker_bootstrap(backup_schedule)),
+        create=scripts.as_command(scripts.docker_bootstrap()),
         add_previous_output_in_env=False,
         opts=pulumi.ResourceOptions(depends_on=[guard]),
     )

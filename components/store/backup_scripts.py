@@ -197,6 +197,24 @@ echo "restored snapshot {snapshot} into {", ".join(volumes[role] for role in MOU
     )
 
 
+def schedule_check(schedule: str) -> str:
+    """The schedule judged by the host's own systemd, for the host's preflight (before anything on the
+    host changes; scripts.host_guard_create)."""
+    return calendar_check("backupSchedule", schedule)
+
+
+def calendar_check(key: str, expression: str) -> str:
+    """Refuse a systemd calendar time that this host's systemd does not accept, naming the key and
+    quoting systemd's own complaint (its parser is the only complete judge of OnCalendar)."""
+    quoted = shlex.quote(expression)
+    return f"""if ! problem=$(systemd-analyze calendar -- {quoted} 2>&1 >/dev/null); then
+  echo "config {key}: got "{shlex.quote(repr(expression))}"; systemd on $(hostname) does not accept it as an" \\
+    "OnCalendar time: $problem (see systemd.time(7))" >&2
+  exit 1
+fi
+"""
+
+
 def service_unit(program: str = PROGRAM) -> str:
     return f"""\
 [Unit]

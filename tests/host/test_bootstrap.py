@@ -16,6 +16,7 @@ from components.host.scripts import (
     STACK_MARKER,
     apt_waiting_for_locks,
     docker_bootstrap,
+    engine_floor_check,
     host_guard_create,
     sshd_allows_parallel_dials,
 )
@@ -124,13 +125,34 @@ def test_an_engine_older_than_the_floor_is_refused_before_anything_on_the_host_c
         assert host.ssh("command -v dockerd", check=False).returncode != 0, "premise: sbin is not on the SSH PATH"
         host.exec("cat > /usr/local/sbin/dockerd && chmod 0755 /usr/local/sbin/dockerd", stdin=OLD_ENGINE)
         lists_before = host.exec("ls -l --time-style=+%s /var/lib/apt/lists").stdout
-        refused = host.ssh(docker_bootstrap("daily"), check=False, timeout=300)
+        # The guard's preflight, as the program sends it: refused before the host is claimed.
+        refused = host.ssh(host_guard_create("pypi-index/production", engine_floor_check()), check=False)
         assert refused.returncode != 0
         assert "has Docker 19.03.15; pypi-index needs Docker 20.10 (API 1.41) or newer" in refused.stderr, (
             refused.stderr
         )
+        assert host.exec(f"test -e {STACK_MARKER}", check=False).returncode != 0, "the host was claimed"
         assert host.exec("ls -l --time-style=+%s /var/lib/apt/lists").stdout == lists_before, "apt ran"
         assert host.exec(f"test -e {SSHD_DROP_IN}", check=False).returncode != 0, "sshd was changed"
+
+
+# apt-cache as a distribution that offers only an engine below the floor would answer.
+OLD_CANDIDATE = """#!/bin/sh
+if [ "$1" = policy ]; then printf 'docker.io:\n  Installed: (none)\n  Candidate: 19.03.15-1\n'; exit 0; fi
+exec /usr/bin/apt-cache "$@"
+"""
+
+
+@pytest.mark.boots_host
+def test_a_bootstrap_refused_on_a_host_without_an_engine_releases_the_claim(host_images):
+    with TestHost(host_images, suite="trixie", load_standins=False) as host:
+        assert not host.has_engine, "premise: the Debian 13 test host has no engine"
+        host.exec("cat > /usr/local/bin/apt-cache && chmod 0755 /usr/local/bin/apt-cache", stdin=OLD_CANDIDATE)
+        assert "production on" in host.ssh(host_guard_create("pypi-index/production", engine_floor_check())).stdout
+        refused = host.ssh(docker_bootstrap(), check=False, timeout=600)
+        assert refused.returncode != 0 and "19.03.15" in refused.stderr, refused.stderr
+        assert not host.has_engine
+        assert host.exec(f"test -e {STACK_MARKER}", check=False).returncode != 0, "the claim outlived the refusal"
 
 
 @pytest.mark.boots_host

@@ -120,6 +120,16 @@ def test_8_unreachable_host_fails_clearly_and_changes_nothing(site):
     site.configure(sshPort=str(site.host.ssh_port))
 
 
+def test_8_a_deploy_refused_by_a_check_leaves_the_host_unclaimed(site):
+    before = host_state(site.host)
+    site.configure(backupSchedule="Mon..Fri *-*-* 25:00")  # the settings pass it; only systemd can judge it
+    said = expect_failure(site.stack.up)
+    assert "config backupSchedule: got 'Mon..Fri *-*-* 25:00'" in said and "does not accept it" in said, said[-3000:]
+    assert host_state(site.host) == before, "a refused deploy claims nothing and changes nothing"
+    site.config.pop("backupSchedule")
+    site.configure()
+
+
 def docker_through_the_providers_ssh(host: TestHost, host_key: str, work: Path) -> subprocess.CompletedProcess:
     """`docker version` over the OpenSSH options the program gives the Docker provider. The real engine
     cannot show this path with a wrong key: the host guard (pulumi-command) refuses first, and nothing

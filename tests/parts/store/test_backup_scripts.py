@@ -64,8 +64,8 @@ def _schedule(schedule: str) -> str | None:
 
 
 def _host_check(schedule: str) -> subprocess.CompletedProcess:
-    """The bootstrap's check of the schedule, with this machine's systemd-analyze."""
-    script = "set -eu\n" + host_scripts.calendar_check("backupSchedule", schedule) + "echo accepted\n"
+    """The host's preflight check of the schedule, with this machine's systemd-analyze."""
+    script = "set -eu\n" + backup_scripts.schedule_check(schedule) + "echo accepted\n"
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
 
 
@@ -95,10 +95,12 @@ def test_a_schedule_that_could_break_the_timer_unit_is_refused_by_the_settings(s
     assert _schedule(schedule) is None, schedule
 
 
-def test_the_bootstrap_checks_the_schedule_first():
-    bootstrap = host_scripts.docker_bootstrap("Mon *-*-* 02:00")
-    assert bootstrap.index("systemd-analyze calendar") < bootstrap.index("apt()"), "before anything changes"
-    assert "systemd-analyze" not in host_scripts.docker_bootstrap(None)
+def test_the_guard_checks_the_schedule_before_it_claims_the_host_and_again_on_a_change():
+    check = backup_scripts.schedule_check("Mon *-*-* 02:00")
+    for guard in (host_scripts.host_guard_create, host_scripts.host_guard_update):
+        script = guard("pypi-index/production", check)
+        assert script.index("systemd-analyze calendar") < script.index(host_scripts.STACK_MARKER), guard.__name__
+    assert "systemd-analyze" not in host_scripts.docker_bootstrap()
 
 
 def test_restic_runs_without_gaining_privileges_and_sees_the_store_read_only():
