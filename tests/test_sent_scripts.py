@@ -48,6 +48,7 @@ def test_the_program_sends_the_scripts_we_check():
         "production:docker-bootstrap:create",
         "production:pypi-canary:create",
         "production:pypi-backup-secrets:create",
+        "production:pypi-backup-secrets:delete",
         "production:pypi-backup-repository:create",
         "production:pypi-backup-units:create",
         "production:pypi-backup-units:delete",

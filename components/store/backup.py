@@ -48,6 +48,8 @@ def declare_backup(scope: Scope, backup: BackupSettings, packages_volume: str, s
         depends_on=scope.ready,
         stdin=pulumi.Output.secret(backup_scripts.secret_bundle(backup)),
         secret=True,
+        # Deleted after the units and steps that read them (they depend on it).
+        delete=backup_scripts.remove_secrets(),
     )
     repository = scope.step(
         "backup-repository",

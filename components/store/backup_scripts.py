@@ -58,6 +58,15 @@ echo "backup secrets in {SECRETS_DIR}"
 """
 
 
+def remove_secrets() -> str:
+    """On destroy: the repository's password, the SFTP key, its host key and the repository's address
+    leave the host. The repository itself is elsewhere and stays (keep its password off the host too)."""
+    return f"""set -eu
+sudo -n rm -rf {shlex.quote(SECRETS_DIR)}
+echo "backup secrets removed from {SECRETS_DIR} (the repository is kept where it is)"
+"""
+
+
 def restic_options(backup: BackupSettings) -> list[str]:
     """restic's global options: for sftp, an ssh that knows the pinned host key and the key file only."""
     if backup.sftp is None:
@@ -273,5 +282,5 @@ def uninstall() -> str:
 sudo -n systemctl disable --now {SERVICE}.timer 2>/dev/null || true
 sudo -n rm -f /etc/systemd/system/{SERVICE}.service /etc/systemd/system/{SERVICE}.timer {PROGRAM} {STATUS_PROGRAM}
 sudo -n systemctl daemon-reload
-echo "backup units removed (the repository and {SECRETS_DIR} are kept)"
+echo "backup units removed (the repository is kept)"
 """

@@ -571,8 +571,13 @@ def test_7_destroy_of_production_keeps_the_packages(site, wheel):
     assert skipped.returncode != 0 and "protected" in skipped.stdout + skipped.stderr, skipped.stdout[-3000:]
     assert not set(UNITS) & set(host_state(site.host)["containers"]), "--skip-preview deleted what was unprotected"
     assert wheel.name in index_rules(site)
+    assert site.host.exec("test -d /etc/pypi-index/backup", check=False).returncode == 0, "premise"
     # What `make destroy STACK=production` runs once it is confirmed.
     site.stack.cli("destroy", "--yes", "--exclude-protected")
+    # The credentials leave the host (restic's password, the SFTP key, the repository's address); the
+    # repository on the backup server is not the host's to delete.
+    assert site.host.exec("test -e /etc/pypi-index/backup", check=False).returncode != 0, "credentials left behind"
+    assert site.host.exec("ls /etc/systemd/system | grep -c pypiserver-backup", check=False).stdout.strip() == "0"
     state = host_state(site.host)
     assert not set(UNITS) & set(state["containers"]) and not state["units"], state
     assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
