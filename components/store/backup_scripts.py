@@ -81,8 +81,13 @@ def restic_options(backup: BackupSettings) -> list[str]:
     return ["-o", "sftp.command=" + " ".join(ssh)]
 
 
-def restic_container(backup: BackupSettings, volumes: Mapping[str, str], read_only: bool, inner: str) -> str:
-    """`docker run` of the restic image with the secrets and the volumes, running `inner` (sh)."""
+def restic_container(
+    backup: BackupSettings, volumes: Mapping[str, str], read_only: bool, inner: str, name: str = SERVICE
+) -> str:
+    """`docker run` of the restic image with the secrets and the volumes, running `inner` (sh), as the
+    container `name`. Each caller has its own name: a deploy's step may run while the timer's backup
+    does (a changed connection runs the repository step again; seen at the top of an hour), and two
+    containers cannot share one. restic's own repository locks order what they do there."""
     ro = ",readonly" if read_only else ""
     mounts = [
         f"type=bind,source={SECRETS_DIR},target=/secrets,readonly",
@@ -90,7 +95,7 @@ def restic_container(backup: BackupSettings, volumes: Mapping[str, str], read_on
     ]
     mounts += [f"type=volume,source={volumes[role]},target={path}{ro}" for role, path in MOUNTS.items()]
     # Nothing in restic or its ssh client needs to gain privileges (no setuid helper is used).
-    words = ["docker", "run", "--rm", "--security-opt", "no-new-privileges:true", "--name", SERVICE]
+    words = ["docker", "run", "--rm", "--security-opt", "no-new-privileges:true", "--name", name]
     for mount in mounts:
         words += ["--mount", mount]
     words += [
@@ -165,7 +170,7 @@ def init_repository(backup: BackupSettings, volumes: Mapping[str, str]) -> str:
     inner = f"{_restic(backup, 'cat', 'config')} >/dev/null 2>&1 || {_restic(backup, 'init')}"
     return f"""set -eu
 cat >/dev/null
-{restic_container(backup, volumes, True, inner)}
+{restic_container(backup, volumes, True, inner, f"{SERVICE}-init")}
 echo "restic repository ready"
 """
 
@@ -198,7 +203,7 @@ fi
 """
         + "\n".join(check)
         + f"""
-{restic_container(backup, volumes, False, inner)}
+{restic_container(backup, volumes, False, inner, f"{SERVICE}-restore")}
 sudo -n install -d -m 0755 {shlex.quote(STATE_DIR)}
 printf '%s\\n' {spec} | sudo -n tee {marker} >/dev/null
 echo "restored snapshot {snapshot} into {", ".join(volumes[role] for role in MOUNTS)}"

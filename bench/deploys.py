@@ -1,0 +1,114 @@
+"""What the engine costs a user: `pulumi up` and `pulumi preview` of the dev stack on this machine's Docker
+engine and of production on a test host (Debian 12, its Docker preinstalled, the images already there),
+each timed end to end as the CLI runs it (tests/support/engine.py, the real engine).
+
+    venv/bin/python bench/deploys.py [--runs N]
+
+Prints one line per stack, medians over N runs (each run a fresh stack):
+`DEPLOY <stack>: first up <s> s, no-change up <s> s, preview <s> s (<n> resources, median of N)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# Run as a script, this folder would shadow the repository on sys.path (bench/ is imported as `bench.*`).
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import bench  # noqa: E402,F401 (the test helpers on sys.path)
+from engine import RealStack, project_copy  # noqa: E402
+from host.conftest import BackupServer  # noqa: E402
+from host.deploys import SshAgent, destroyed, new_site  # noqa: E402
+from host.images import ensure_images  # noqa: E402
+from host.machine import TestHost, free_port  # noqa: E402
+from recorded import stack_config  # noqa: E402
+
+
+def timed(step: Callable[[], object]) -> float:
+    started = time.monotonic()
+    step()
+    return time.monotonic() - started
+
+
+def measure(stack: RealStack) -> tuple[float, float, float, int]:
+    """(first up, no-change up, preview) seconds and the stack's resources."""
+    first = timed(lambda: stack.up(check_no_changes=False))
+    again = timed(lambda: stack.up(check_no_changes=False))
+    preview = timed(lambda: stack.preview_changes(expect_no_changes=True))
+    return first, again, preview, len(stack.resources())
+
+
+def report(name: str, runs: list[tuple[float, float, float, int]]) -> None:
+    first, again, preview = (statistics.median(r[i] for r in runs) for i in range(3))
+    print(
+        f"DEPLOY {name}: first up {first:.1f} s, no-change up {again:.1f} s, preview {preview:.1f} s "
+        f"({runs[0][3]} resources, median of {len(runs)})",
+        flush=True,
+    )
+
+
+def dev_run(work: Path) -> tuple[float, float, float, int]:
+    config = {
+        **stack_config("dev"),
+        "httpsPort": str(free_port()),
+        "containerName": "pypiserver-benchdeploy",
+        "packagesVolume": "pypiserver-benchdeploy-packages",
+    }
+    stack = RealStack(project_copy(work / "dev"), "dev", work / "dev-state", "local docker")
+    stack.configure(config)
+    try:
+        return measure(stack)
+    finally:
+        stack.destroy(exclude_protected=False)
+
+
+def backup_server(images, work: Path) -> BackupServer:
+    from host.commands import docker, run
+
+    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "backup-key")])
+    host = TestHost(images, suite="bookworm", load_standins=False).start()
+    host.exec(
+        "useradd --create-home --shell /bin/sh restic && usermod --password '*' restic"
+        " && install -d -m 0700 -o restic -g restic /srv/restic ~restic/.ssh"
+        " && cat > ~restic/.ssh/authorized_keys && chown restic:restic ~restic/.ssh/authorized_keys",
+        stdin=(work / "backup-key.pub").read_text(),
+    )
+    address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", host.container).stdout.strip()
+    return BackupServer(host, address, (work / "backup-key").read_text())
+
+
+def production_run(images, backups: BackupServer, work: Path, number: int) -> tuple[float, float, float, int]:
+    agent = SshAgent()
+    try:
+        with TestHost(images, suite="bookworm") as host:
+            site = new_site(host, agent, work / f"production-{number}", backups.config(f"bench-{number}"))
+            site.configure()
+            with destroyed(site):
+                return measure(site.stack)
+    finally:
+        agent.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    images = ensure_images()
+    with tempfile.TemporaryDirectory(prefix="bench-deploys-") as folder:
+        work = Path(folder)
+        report("dev", [dev_run(work / f"dev-{n}") for n in range(args.runs)])
+        backups = backup_server(images, work)
+        try:
+            report("production", [production_run(images, backups, work, n) for n in range(args.runs)])
+        finally:
+            backups.host.close()
+
+
+if __name__ == "__main__":
+    main()
