@@ -4,6 +4,9 @@
 .PHONY: help engine dev dev-ca test lint preview up destroy
 POLICY = $(if $(wildcard policy/PulumiPolicy.yaml),--policy-pack policy $(if $(wildcard policy/$(STACK).json),--policy-pack-config policy/$(STACK).json))
 NEED_STACK = $(if $(STACK),,$(error STACK is required, e.g. make $@ STACK=staging))
+# At most this many resource operations at once: each of the Docker provider's opens an SSH connection,
+# and a stock sshd drops them past 10 at once (components/host/scripts.py, PARALLEL; the tests keep the two equal).
+PARALLEL = --parallel 8
 
 # The engine: your own `pulumi` when it is on PATH, otherwise the one tools/build-engine builds from the
 # release sources and caches (machines that cannot download Pulumi; see README, "The engine").
@@ -18,7 +21,7 @@ engine: ## build and cache the Pulumi CLI and plugins from their release sources
 	tools/build-engine
 dev: ## deploy the dev stack onto this machine's Docker engine (https://127.0.0.1:8443)
 	mkdir -p .pulumi-dev
-	$(ENGINE) $(DEV) pulumi stack select --create dev && $(DEV) pulumi up --yes --stack dev
+	$(ENGINE) $(DEV) pulumi stack select --create dev && $(DEV) pulumi up --yes --stack dev $(PARALLEL)
 dev-ca: ## print the dev stack's CA certificate (make dev-ca > pypi-index-ca.pem)
 	@$(ENGINE) $(DEV) pulumi stack output --stack dev caCertificate
 test: ## the test suite (the README's test command)
@@ -26,12 +29,12 @@ test: ## the test suite (the README's test command)
 lint: ## actionlint (with shellcheck) over .github/workflows
 	PATH="$(CURDIR)/venv/bin:$$PATH" venv/bin/actionlint .github/workflows/*.yml
 preview: policy/venv ## pulumi preview STACK=dev|staging|production
-	$(NEED_STACK)$(ENGINE) pulumi preview --stack $(STACK) $(POLICY)
+	$(NEED_STACK)$(ENGINE) pulumi preview --stack $(STACK) $(PARALLEL) $(POLICY)
 up: policy/venv ## pulumi up STACK=dev|staging|production (asks before it changes anything)
-	$(NEED_STACK)$(ENGINE) pulumi up --stack $(STACK) $(POLICY)
+	$(NEED_STACK)$(ENGINE) pulumi up --stack $(STACK) $(PARALLEL) $(POLICY)
 # The policy pack's own environment: without it, `pulumi preview --policy-pack policy` waits forever
 # (seen with the real engine) instead of saying what is missing.
 policy/venv: policy/requirements.txt
 	python3 -m venv policy/venv && policy/venv/bin/pip install -q -r policy/requirements.txt && touch policy/venv
 destroy: ## pulumi destroy STACK=... keeping what is protected (the packages and the CA); previews first
-	$(NEED_STACK)$(ENGINE) pulumi destroy --stack $(STACK) --exclude-protected
+	$(NEED_STACK)$(ENGINE) pulumi destroy --stack $(STACK) --exclude-protected $(PARALLEL)

@@ -33,8 +33,10 @@ def production() -> Deployment:
 def pytest_terminal_summary(terminalreporter):
     """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
     from host.commands import FIGURES
+    from readme_commands import TALLY
 
-    if FIGURES:
+    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else [])]
+    if lines:
         terminalreporter.section("pypi-index figures")
-        for line in FIGURES:
+        for line in lines:
             terminalreporter.write_line(line)

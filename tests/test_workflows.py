@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.host.scripts import PARALLEL
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 WORKFLOW_FILES = sorted([*WORKFLOWS.glob("*.yml"), *WORKFLOWS.glob("*.yaml")])
@@ -223,6 +225,20 @@ def test_every_pulumi_step_uses_known_inputs_the_repository_root_and_the_policy_
         assert r.inputs["policyPackConfigs"] == f"policy/{r.stack}.json", where
         assert r.inputs.get("upsert", "false") == "false", f"{where}: CI must not create stacks"
         assert r.inputs["pulumi-version"] == "${{ env.PULUMI_VERSION }}", where
+        assert r.inputs["parallel"] == str(PARALLEL), f"{where}: a stock sshd drops connections past 10 at once"
+
+
+def test_the_makefile_deploys_with_the_same_bounded_parallelism():
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"PARALLEL = --parallel {PARALLEL}\n" in makefile
+    for verb in (
+        "pulumi up --yes --stack dev",
+        "pulumi preview --stack",
+        "pulumi up --stack",
+        "pulumi destroy --stack",
+    ):
+        line = next(line for line in makefile.splitlines() if verb in line)
+        assert "$(PARALLEL)" in line, line
 
 
 def test_the_pulumi_cli_is_the_release_the_tests_run():

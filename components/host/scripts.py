@@ -62,37 +62,28 @@ def apt_waiting_for_locks(bound_seconds: int = APT_LOCK_WAIT_SECONDS) -> str:
 """
 
 
-# The Docker provider dials `ssh ... docker system dial-stdio` once per resource operation, all at once:
-# Pulumi runs 4 operations per CPU in parallel (`--parallel`), and kreuzwerker's client cache keeps a
-# client only after its first ping (internal/provider/config.go). OpenSSH's default `MaxStartups
-# 10:30:100` drops unauthenticated connections past 10 ("kex_exchange_identification: Connection closed
-# by remote host"): the first `pulumi up` from an 8-core workstation failed so on a stock Debian host.
+# The host's sshd keeps its distribution's settings. The Docker provider dials `ssh ... docker system
+# dial-stdio` once per resource operation (kreuzwerker's client cache keeps a client only after its first
+# ping, internal/provider/config.go), as many at once as the engine runs operations (`--parallel`,
+# 4 per CPU by default), and OpenSSH's default `MaxStartups 10:30:100` drops unauthenticated
+# connections past 10 ("kex_exchange_identification: Connection closed by remote host"): measured with
+# the real engine on a stock Debian 12 sshd, 1 first deploy in 3 failed so at --parallel 64 (a 16-core
+# workstation). So the program's own entry points deploy with --parallel 8 (PARALLEL: Makefile,
+# workflows), and the README tells users of a plain `pulumi up` to do the same. An earlier version
+# raised MaxStartups in this drop-in instead; the bootstrap removes it, and the host is its own again.
 SSHD_DROP_IN = "/etc/ssh/sshd_config.d/50-pypi-index.conf"
-SSHD_MAX_STARTUPS = "64:30:128"
+SSHD_DROP_IN_MARK = "# Written by the pypi-index bootstrap"
+PARALLEL = 8
 
 
-def sshd_allows_parallel_dials() -> str:
-    """Raise sshd's MaxStartups (a drop-in, checked with `sshd -t`, then a reload), and say if another
-    setting wins over it. sshd takes the first value it reads, and Debian's and Ubuntu's sshd_config
-    include sshd_config.d/*.conf first."""
-    text = (
-        "# Written by the pypi-index bootstrap (components/host/scripts.py): the Docker provider dials many\n"
-        f"# SSH connections at once.\nMaxStartups {SSHD_MAX_STARTUPS}"
-    )
-    return rf"""want={shlex.quote(text)}
-if [ "$(sudo -n cat {SSHD_DROP_IN} 2>/dev/null)" != "$want" ]; then
-  printf '%s\n' "$want" | sudo -n tee {SSHD_DROP_IN} >/dev/null
-  if ! problem=$(sudo -n sshd -t 2>&1); then
-    sudo -n rm -f {SSHD_DROP_IN}
-    echo "$(hostname): sshd refused {SSHD_DROP_IN}, so it was removed: $problem" >&2
-    exit 1
-  fi
+def sshd_as_the_distribution_has_it() -> str:
+    """Remove the MaxStartups drop-in an earlier version of the bootstrap wrote (only ours: it starts with
+    SSHD_DROP_IN_MARK), checked with `sshd -t`, then reload sshd."""
+    return rf"""if sudo -n test -e {SSHD_DROP_IN} && sudo -n head -n 1 {SSHD_DROP_IN} | grep -q {shlex.quote("^" + SSHD_DROP_IN_MARK)}; then
+  sudo -n rm -f {SSHD_DROP_IN}
+  sudo -n sshd -t
   sudo -n systemctl reload ssh.service 2>/dev/null || sudo -n systemctl reload sshd.service
-fi
-effective=$(sudo -n sshd -T 2>/dev/null | sed -n 's/^maxstartups //p')
-if [ "$effective" != {SSHD_MAX_STARTUPS} ]; then
-  echo "warning: sshd on $(hostname) uses MaxStartups $effective (set before {SSHD_DROP_IN}); with more" \
-    "than 10 SSH connections at once it drops some: deploy with 'pulumi up --parallel 4'" >&2
+  echo "removed {SSHD_DROP_IN}, which an earlier version wrote: sshd is as its distribution has it"
 fi
 """
 
@@ -105,7 +96,7 @@ def docker_bootstrap() -> str:
     registry, waiting (with a bound) while another process holds apt's lock. An engine older than
     MIN_ENGINE about to be installed is refused before it is; on a host without an engine nothing of
     the index can exist yet, so the claim the guard just wrote is released with that refusal.
-    Last, sshd is made to take the Docker provider's parallel connections (sshd_allows_parallel_dials).
+    sshd is left as the distribution has it (sshd_as_the_distribution_has_it).
     The last line reports the engine (`ENGINE docker <version> API <api>`). The group change
     matters for the Docker provider, whose `docker system dial-stdio` runs as the SSH user in a new
     session after this one; that command is the docker client, which Debian 13 ships in its own
@@ -119,7 +110,7 @@ def docker_bootstrap() -> str:
         + _release_claim_if_refused()
         + _install_what_is_missing()
         + _engine_answering()
-        + sshd_allows_parallel_dials()
+        + sshd_as_the_distribution_has_it()
         + rf"""echo "docker ready on $(hostname)"
 echo "{ENGINE_REPORT} $version API $(sudo -n docker version --format '{{{{.Server.APIVersion}}}}')"
 """

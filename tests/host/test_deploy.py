@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+import readme_commands
 from components.host.settings import SshSettings
 from components.host.target import docker_ssh_opts
 from components.in_container.index_rules import project_of
@@ -295,6 +296,27 @@ def test_2_a_backup_runs_verified_and_says_when(site, wheel):
         )
 
 
+def test_2_the_readme_day_two_commands_run_as_written(site, tmp_path):
+    env = readme_commands.ssh_alias_env(
+        "HOST", "127.0.0.1", site.host.ssh_port, site.host.user, site.host.private_key_path,
+        site.host.known_hosts_path, tmp_path,
+    )  # fmt: skip
+    commands = [command for block in readme_commands.blocks("host") for command in block]
+    assert len(commands) >= 8, commands
+    outcomes = [readme_commands.run(command, tmp_path, env) for command in commands]
+    failed = [f"{o.command} -> {o.status}: {o.output[-500:]}" for o in outcomes if not o.ok]
+    figure(f"README day-two commands ({site.host.suite} host): {len(outcomes)} run as written, {len(failed)} failed")
+    assert not failed, "\n".join(failed)
+    said = {o.command: o.output for o in outcomes}
+    audit = next(text for command, text in said.items() if "audit" in command)
+    assert "audit: upload user=ci status=200" in audit and "http.log.access" in audit, audit[-2000:]
+    status = next(text for command, text in said.items() if "systemctl status" in command)
+    assert status.count("Active: active (running)") == 3, status[-2000:]
+    disk = next(text for command, text in said.items() if ".disk" in command)
+    assert "free" in disk, disk
+    site.wait_healthy(timeout=60)  # the last command restarted pypiserver
+
+
 def index_rules(site: Site) -> list[str]:
     listing = site.host.ssh(
         "docker run --rm --mount type=volume,source=pypiserver-packages,target=/p --entrypoint ls pypiserver/pypiserver:"
@@ -340,18 +362,16 @@ def traffic(site: Site, tmp_path: Path) -> Iterator[dict]:
         "longest": 0.0,
         "errors": [],
         "uploads": {},
-        "failed_uploads": 0,
     }
     stop = threading.Event()
     lock = threading.Lock()
 
-    def record(started: float, ok: bool, what: str, upload: bool = False) -> None:
+    def record(started: float, ok: bool, what: str) -> None:
         with lock:
             totals["requests"] += 1
             totals["longest"] = max(totals["longest"], time.monotonic() - started)
             if not ok:
                 totals["failed"] += 1
-                totals["failed_uploads"] += upload
                 totals["errors"].append(what)
 
     def pages(path: str) -> None:
@@ -376,7 +396,7 @@ def traffic(site: Site, tmp_path: Path) -> Iterator[dict]:
             except OSError as error:
                 status = 0
                 wheel = Path(f"{wheel.name}: {error}")
-            record(started, status == 200, f"upload {wheel.name} -> {status}", upload=True)
+            record(started, status == 200, f"upload {wheel.name} -> {status}")
 
     threads = [
         threading.Thread(target=f, args=a, daemon=True)
@@ -404,11 +424,10 @@ def test_5_replacing_update_holds_every_request_and_keeps_packages(site, wheel, 
         f"UPGRADE requests {seen['requests']}, failed {seen['failed']}, longest wait {seen['longest']:.2f} s "
         f"({UPGRADE_FROM} -> {UPGRADE_TO} + new args, {site.host.suite} host; uploads, pages and /health throughout)"
     )
-    # Pages and /health never fail. An upload in flight to the old pypiserver at the moment it stops
-    # can still fail (502, or 400 when its stream was cut: seen in about 1 run in 5, a few uploads in
-    # ~1,300 requests); what matters then is that no half file is kept, and that such failures are rare.
-    assert seen["failed"] == seen["failed_uploads"], seen["errors"][:10]
-    assert seen["failed_uploads"] <= max(3, seen["requests"] // 200), seen["errors"][:10]
+    # Nothing fails, uploads included: one in flight when the old pypiserver stops is drained (gunicorn's
+    # graceful stop; the provider stops it with destroy_grace_seconds), one the old listener queued
+    # unread is sent again by the front server (routes.UPLOAD_BUFFER), and the rest wait for the new one.
+    assert seen["failed"] == 0, seen["errors"]
     stored = stored_hashes(site, "during_upgrade-")
     for name, digest in stored.items():
         assert seen["uploads"].get(name) == digest, f"{name}: the store keeps a file that differs from the upload"
@@ -569,31 +588,34 @@ def test_6_the_pages_are_the_store_after_changes_made_while_the_indexer_was_down
 
 
 def test_7_destroy_of_production_keeps_the_packages(site, wheel):
+    assert site.host.exec("test -d /etc/pypi-index/backup", check=False).returncode == 0, "premise"
     # `pulumi destroy` as typed: it previews first, and the preview refuses the protected resources.
     refused = site.stack.cli("destroy", "--yes", check=False)
     assert refused.returncode != 0 and "protected" in refused.stdout + refused.stderr, refused.stdout[-3000:]
     assert set(UNITS) <= set(host_state(site.host)["containers"]), "a refused destroy deletes nothing"
+    # What `make destroy STACK=production` runs once it is confirmed.
+    site.stack.cli("destroy", "--yes", "--exclude-protected")
+    state = host_state(site.host)
+    assert not set(UNITS) & set(state["containers"]) and not state["units"], state
+    assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
+    # The credentials leave the host (restic's password, the SFTP key, the repository's address); the
+    # repository on the backup server is not the host's to delete.
+    assert site.host.exec("test -e /etc/pypi-index/backup", check=False).returncode != 0, "credentials left behind"
+    assert site.host.exec("ls /etc/systemd/system | grep -c pypiserver-backup", check=False).stdout.strip() == "0"
+    assert {"pypiserver-packages", "pypiserver-front-data"} <= set(state["volumes"]), state
+    anonymous = [v for v in state["volumes"] if len(v) == 64 and all(c in "0123456789abcdef" for c in v)]
+    assert not anonymous, f"containers left anonymous volumes behind: {anonymous}"
+    assert wheel.name in index_rules(site)
+    assert state["claimed"] == "pypi-index/production", "the guard is kept: the protected volume depends on it"
+    # The same stack comes back with its packages.
+    site.deploy()
+    assert site.get(f"/packages/{wheel.name}", "ci", USERS["ci"]).status == 200
     # Without the preview (the README says never), the engine deletes everything unprotected before it
     # refuses the protected volume: the index goes down, the packages stay.
     skipped = site.stack.cli("destroy", "--yes", "--skip-preview", check=False)
     assert skipped.returncode != 0 and "protected" in skipped.stdout + skipped.stderr, skipped.stdout[-3000:]
     assert not set(UNITS) & set(host_state(site.host)["containers"]), "--skip-preview deleted what was unprotected"
     assert wheel.name in index_rules(site)
-    assert site.host.exec("test -d /etc/pypi-index/backup", check=False).returncode == 0, "premise"
-    # What `make destroy STACK=production` runs once it is confirmed.
-    site.stack.cli("destroy", "--yes", "--exclude-protected")
-    # The credentials leave the host (restic's password, the SFTP key, the repository's address); the
-    # repository on the backup server is not the host's to delete.
-    assert site.host.exec("test -e /etc/pypi-index/backup", check=False).returncode != 0, "credentials left behind"
-    assert site.host.exec("ls /etc/systemd/system | grep -c pypiserver-backup", check=False).stdout.strip() == "0"
-    state = host_state(site.host)
-    assert not set(UNITS) & set(state["containers"]) and not state["units"], state
-    assert site.host.ssh("systemctl is-enabled pypiserver", check=False).returncode != 0
-    assert {"pypiserver-packages", "pypiserver-front-data"} <= set(state["volumes"]), state
-    anonymous = [v for v in state["volumes"] if len(v) == 64 and all(c in "0123456789abcdef" for c in v)]
-    assert not anonymous, f"containers left anonymous volumes behind: {anonymous}"
-    assert wheel.name in index_rules(site)
-    assert state["claimed"] == "pypi-index/production", "the guard is kept: the protected volume depends on it"
     # Even unprotected, the volume is retained on delete.
     site.stack.unprotect_all()
     site.stack.cli("destroy", "--yes")
