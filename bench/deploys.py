@@ -5,7 +5,7 @@ each timed end to end as the CLI runs it (tests/support/engine.py, the real engi
     venv/bin/python bench/deploys.py [--runs N]
 
 Prints one line per stack, medians over N runs (each run a fresh stack):
-`DEPLOY <stack>: first up <s> s, no-change up <s> s, preview <s> s (<n> resources, median of N)`.
+`DEPLOY <stack>: first up <s> s, no-change up <s> s, preview <s> s (<n> resources in state, median of N)`.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def report(name: str, runs: list[tuple[float, float, float, int]]) -> None:
     first, again, preview = (statistics.median(r[i] for r in runs) for i in range(3))
     print(
         f"DEPLOY {name}: first up {first:.1f} s, no-change up {again:.1f} s, preview {preview:.1f} s "
-        f"({runs[0][3]} resources, median of {len(runs)})",
+        f"({runs[0][3]} resources in state, median of {len(runs)})",
         flush=True,
     )
 

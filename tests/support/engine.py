@@ -159,7 +159,7 @@ class RealStack:
 
     def up(self, check_no_changes: bool = True) -> auto.UpResult:
         """`pulumi up`, then (by default) `pulumi preview --expect-no-changes`."""
-        log(f"engine: up {self.name} ({self.engine_label}), log {self.log_file}")
+        log(f"engine: up {self.name}, log {self.log_file}")
         start = time.monotonic()
         result = self.stack.up(parallel=self.parallel, on_output=self._output, color="never")
         seconds = time.monotonic() - start
