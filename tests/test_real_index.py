@@ -209,6 +209,10 @@ def test_upload_size_limit(stack, tmp_path):
     result = twine_upload(stack.exports["uploadUrl"], too_big, USER, PASSWORD, ca=stack.front.ca)
     assert result.returncode != 0 and "413" in result.stdout + result.stderr, result.stdout + result.stderr
     assert not (stack.backend.packages / too_big.name).exists()
+    # The refusal is in the front server's access log, the audit the README gives (with the user).
+    wait_until_true(lambda: any(r["status"] == 413 for r in _front_log(stack)), 10)
+    refused = [r for r in _front_log(stack) if r["status"] == 413]
+    assert refused[-1]["request"]["method"] == "POST" and refused[-1].get("user_id") == USER, refused[-1]
 
 
 def test_names_missing_here_are_not_sent_to_pypi(stack, uploaded):
@@ -499,6 +503,9 @@ def test_uploads_pause_while_the_disk_is_nearly_full(stack, tmp_path):
         reply = upload(stack.exports["uploadUrl"], wheel, USER, PASSWORD, ca=stack.front.ca)
         assert reply.status == 507 and b"disk is nearly full" in reply.body, reply
         assert not (stack.backend.packages / wheel.name).exists()
+        wait_until_true(lambda: any(r["status"] == 507 for r in _front_log(stack)), 10)
+        refused = [r for r in _front_log(stack) if r["status"] == 507]
+        assert refused[-1]["request"]["method"] == "POST" and refused[-1].get("user_id") == USER, refused[-1]
         assert stack.get("/simple/", USER, PASSWORD).status == 200, "downloads and pages go on"
     finally:
         indexer.disk.upload_limit = 0
@@ -547,11 +554,27 @@ def test_a_yanked_release_is_skipped_unless_pinned_and_unyanking_restores_it(sta
         assert result.returncode == 0, result.stdout + result.stderr
         return (tmp_path / run / "site" / "yank_tool" / "__init__.py").read_text(), result.stdout + result.stderr
 
+    def uv_installed(requirement: str, run: str) -> tuple[str, str]:
+        """uv, as the README says it treats a yank too (its JSON pages: uv asks for PEP 691 first)."""
+        index = stack.exports["indexUrl"].replace("https://", f"https://{USER}:{PASSWORD}@")
+        target = tmp_path / run / "uv-site"
+        env = client_env(SSL_CERT_FILE=str(stack.front.ca), UV_CACHE_DIR=str(tmp_path / run / "uv-cache"))
+        result = subprocess.run(
+            [str(Path(sys.executable).parent / "uv"), "pip", "install", "--no-config", "--python", sys.executable,
+             "--index-url", index, "--target", str(target), requirement],
+            env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        return (target / "yank_tool" / "__init__.py").read_text(), result.stdout + result.stderr
+
     yank_file.write_text(json.dumps({"yank-tool": {"1.1": "broken wheel"}}))
     wait_until_true(lambda: page.exists() and 'data-yanked="broken wheel"' in page.read_text())
     assert installed("yank-tool", "unpinned")[0] == 'VERSION = "1.0"\n', "installers skip a yanked release"
     pinned, output = installed("yank-tool==1.1", "pinned")
     assert pinned == 'VERSION = "1.1"\n' and "broken wheel" in output, "a pin still installs it, with the reason"
+    assert uv_installed("yank-tool", "uv-unpinned")[0] == 'VERSION = "1.0"\n', "uv skips it too"
+    uv_pinned, uv_output = uv_installed("yank-tool==1.1", "uv-pinned")
+    assert uv_pinned == 'VERSION = "1.1"\n' and "broken wheel" in uv_output, "a pin installs it, with the reason"
 
     yank_file.write_text("{}")
     wait_until_true(lambda: "data-yanked" not in page.read_text())

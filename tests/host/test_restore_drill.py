@@ -113,6 +113,11 @@ def test_restore_drill(host_images: Images, backup_server: BackupServer, tmp_pat
                     1,
                 )
 
+                # Leaving restoreFrom set is harmless: the next `up` changes nothing and keeps the upload.
+                result = site_c.stack.up()
+                assert set(result.summary.resource_changes or {}) == {"same"}, result.summary.resource_changes
+                assert installable(url_c, ca, tmp_path / "kept", "after-restore")
+
                 # A second restore into the store that now holds data is refused, and changes nothing.
                 site_c.configure(restoreFrom="0123abcd")
                 said = expect_failure(site_c.stack.up)
