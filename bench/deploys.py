@@ -23,7 +23,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import bench  # noqa: E402,F401 (the test helpers on sys.path)
 from engine import RealStack, project_copy  # noqa: E402
-from host.conftest import BackupServer  # noqa: E402
+from host.conftest import BackupServer, running_backup_server  # noqa: E402
 from host.deploys import SshAgent, destroyed, new_site  # noqa: E402
 from host.images import ensure_images  # noqa: E402
 from host.machine import TestHost, free_port  # noqa: E402
@@ -68,21 +68,6 @@ def dev_run(work: Path) -> tuple[float, float, float, int]:
         stack.destroy(exclude_protected=False)
 
 
-def backup_server(images, work: Path) -> BackupServer:
-    from host.commands import docker, run
-
-    run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(work / "backup-key")])
-    host = TestHost(images, suite="bookworm", load_standins=False).start()
-    host.exec(
-        "useradd --create-home --shell /bin/sh restic && usermod --password '*' restic"
-        " && install -d -m 0700 -o restic -g restic /srv/restic ~restic/.ssh"
-        " && cat > ~restic/.ssh/authorized_keys && chown restic:restic ~restic/.ssh/authorized_keys",
-        stdin=(work / "backup-key.pub").read_text(),
-    )
-    address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", host.container).stdout.strip()
-    return BackupServer(host, address, (work / "backup-key").read_text())
-
-
 def production_run(images, backups: BackupServer, work: Path, number: int) -> tuple[float, float, float, int]:
     agent = SshAgent()
     try:
@@ -103,11 +88,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-deploys-") as folder:
         work = Path(folder)
         report("dev", [dev_run(work / f"dev-{n}") for n in range(args.runs)])
-        backups = backup_server(images, work)
-        try:
+        (work / "backup-keys").mkdir()
+        with running_backup_server(images, work / "backup-keys") as backups:
             report("production", [production_run(images, backups, work, n) for n in range(args.runs)])
-        finally:
-            backups.host.close()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Tests that change a host should leave it usable (restart() is fine: it comes bac
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,20 +57,21 @@ class BackupServer:
         return listing.split()
 
 
-@pytest.fixture(scope="session")
-def backup_server(host_images: Images, tmp_path_factory) -> Iterator[BackupServer]:
-    """A Debian 12 host with a `restic` user that may only log in with the deployments' backup key."""
-    keys: Path = tmp_path_factory.mktemp("backup-key")
+@contextmanager
+def running_backup_server(images: Images, keys: Path) -> Iterator[BackupServer]:
+    """A Debian 12 host prepared with the README's lines for a backup server: a `restic` user that may
+    only log in with the deployments' backup key (made in `keys`)."""
     run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pypi-index-backup", "-f", str(keys / "id")])
-    with TestHost(host_images, suite="bookworm", load_standins=False) as host:
-        host.exec(
-            "useradd --create-home --shell /bin/sh restic && usermod --password '*' restic"
-            " && install -d -m 0700 -o restic -g restic /srv/restic ~restic/.ssh"
-            " && cat > ~restic/.ssh/authorized_keys && chown restic:restic ~restic/.ssh/authorized_keys",
-            stdin=(keys / "id.pub").read_text(),
-        )
+    with TestHost(images, suite="bookworm", load_standins=False) as host:
+        host.prepare("backup-server", {"restic_key.pub": (keys / "id.pub").read_text()})
         address = docker("inspect", "--format", "{{.NetworkSettings.IPAddress}}", host.container).stdout.strip()
         yield BackupServer(host, address, (keys / "id").read_text())
+
+
+@pytest.fixture(scope="session")
+def backup_server(host_images: Images, tmp_path_factory) -> Iterator[BackupServer]:
+    with running_backup_server(host_images, tmp_path_factory.mktemp("backup-key")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,9 @@ Why build everything: no container registry is reachable where these tests run (
 and a fresh CI machine has no images. So:
 
 - ``pypi-test/debian:bookworm`` and ``:trixie`` -- ``mmdebstrap`` from the Debian mirror, then ``docker import``;
-- ``pypi-test/host:bookworm``    -- a "server" with Debian 12's docker.io (20.10, API 1.41) installed;
-- ``pypi-test/host:trixie``      -- a "server" without Docker: the program's bootstrap installs Debian
-  13's docker.io (26.1, API 1.45) from the Debian registry (files/host/Dockerfile for both);
+- ``pypi-test/host:<kind>-<key>`` -- "servers" (files/host/Dockerfile): Debian 12 with its docker.io
+  (20.10, API 1.41), Debian 13 without Docker (the program's bootstrap installs docker.io 26.1, API 1.45),
+  Debian 13 with sid's docker.io 28.5 (API 1.51): HOST_ENGINES;
 - ``pypiserver/pypiserver:v2.4.1`` and ``:v2.4.0`` -- stand-ins for the official image, each built from
   that release's own sdist (its entrypoint, gunicorn config and pins: pypiserver_release.py and
   files/pypiserver/Dockerfile, whose header lists every departure); two genuinely different builds,
@@ -141,7 +141,8 @@ def _label(image: str) -> str | None:
 
 
 def _tar_path(cache: Path, image: str, key: str) -> Path:
-    return cache / f"{image.replace('/', '_').replace(':', '_')}-{key}.tar"
+    name = image.removesuffix(f"-{key}")  # a tag that carries its key already
+    return cache / f"{name.replace('/', '_').replace(':', '_')}-{key}.tar"
 
 
 def _ensure(image: str, key: str, build, cache: Path) -> Path:
@@ -292,9 +293,12 @@ def ensure_images(cache: Path | None = None) -> Images:
             tars[image] = _ensure(image, base_keys[suite], build, cache)
         base_key = base_keys[DEBIAN_SUITE]
 
+        hosts = {}
         for name, kind in HOST_ENGINES.items():
-            image = f"pypi-test/host:{name}"
             key = _key("host", base_keys[kind.release], kind.engine, kind.engine_release, _dir_digest(FILES / "host"))
+            # The key is in the tag: two checkouts (a branch, CI) testing different host files at once on
+            # one engine would otherwise take the tag from each other between build and boot.
+            image = hosts[name] = f"pypi-test/host:{name}-{key}"
             build_args = {"BASE": f"pypi-test/debian:{kind.release}", "ENGINE": kind.engine}
             if kind.engine_release:
                 build_args["ENGINE_RELEASE"] = kind.engine_release
@@ -327,7 +331,7 @@ def ensure_images(cache: Path | None = None) -> Images:
         build = functools.partial(_docker_build, RESTIC_IMAGE, restic_key, FILES / "restic")
         tars[RESTIC_IMAGE] = _ensure(RESTIC_IMAGE, restic_key, build, cache)
     figure(f"images ready in {time.monotonic() - start:.1f} s (cache {cache})")
-    return Images(tars=tars)
+    return Images(tars=tars, hosts=hosts, host=hosts[DEBIAN_SUITE])
 
 
 if __name__ == "__main__":

@@ -335,13 +335,33 @@ class TestHost:
         run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pypi-test-client", "-f", str(self.private_key_path)])
 
     def _authorize_client_key(self) -> None:
-        # The image has the user; the key is per run. Done via docker exec before sshd is up.
-        self.exec(
-            "install -d -m 700 -o deploy -g deploy ~deploy/.ssh && "
-            "cat > ~deploy/.ssh/authorized_keys && "
-            "chown deploy:deploy ~deploy/.ssh/authorized_keys && chmod 600 ~deploy/.ssh/authorized_keys",
-            stdin=self.public_key + "\n",
-        )
+        """The README's preparation of a new host (user `deploy`, its key, its sudo rule), run as root by
+        bash exactly as written, in a folder holding the key as `deploy_key.pub`. Test scaffolding
+        besides: where the engine is installed, `deploy` joins its group at once, so the tests' helpers
+        can use it before any deploy (the program's bootstrap does the same on a host it prepares)."""
+        self.prepare("new-host", {"deploy_key.pub": self.public_key})
+        self.exec("getent group docker >/dev/null && usermod -aG docker deploy || true")
+
+    def prepare(self, block: str, files: dict[str, str]) -> None:
+        """Run the README's `readme-commands: BLOCK` lines as root in a fresh folder holding `files`."""
+        import readme_commands
+
+        folder = "/root/readme-" + block
+        self.exec(["install", "-d", "-m", "0700", folder])
+        for name, text in files.items():
+            self.exec(["sh", "-c", f"cat > {folder}/{name}"], stdin=text.strip() + "\n")
+        found = readme_commands.blocks(block)
+        if not found:
+            raise RuntimeError(f"the README has no block marked readme-commands: {block}")
+        for commands in found:
+            for command in commands:
+                outcome = readme_commands.record(
+                    command, self.exec(["bash", "-c", f"cd {folder} && {command}"], check=False)
+                )
+                if not outcome.ok:
+                    raise RuntimeError(
+                        f"the README's {block} command failed on {self.container}: {command}\n{outcome.output}"
+                    )
 
     def authorize(self, public_key: str) -> None:
         """Let another client key log in as `deploy` too (the same deploy key on several hosts)."""

@@ -22,7 +22,7 @@ from recorded import ROOT
 
 README = ROOT / "README.md"
 FOLLOW_SECONDS = 4.0
-_BLOCK = re.compile(r"<!-- readme-commands: (?P<where>\w+) -->\n[ \t]*```sh\n(?P<body>.*?)\n[ \t]*```", re.S)
+_BLOCK = re.compile(r"<!-- readme-commands: (?P<where>[\w-]+) -->\n[ \t]*```sh\n(?P<body>.*?)\n[ \t]*```", re.S)
 
 
 def blocks(where: str, text: str | None = None) -> list[list[str]]:
@@ -64,6 +64,13 @@ class Tally:
 
 
 TALLY = Tally()
+
+
+def record(command: str, proc: subprocess.CompletedProcess) -> Outcome:
+    """Count a command the caller ran itself (e.g. inside a test host)."""
+    outcome = Outcome(command, proc.returncode, (proc.stdout or "") + (proc.stderr or ""))
+    TALLY.outcomes.append(outcome)
+    return outcome
 
 
 def run(command: str, cwd: Path, env: Mapping[str, str], timeout: float = 900) -> Outcome:
