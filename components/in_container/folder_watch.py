@@ -30,14 +30,14 @@ class Watch:
         self.fd = fd
 
     @classmethod
-    def open(cls, folder: str) -> Watch | None:
+    def open(cls, folder: str, mask: int = CHANGES) -> Watch | None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)  # glibc and musl (the Alpine image) alike
             fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), cls.CHANGES) < 0:
+            if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), mask) < 0:
                 raise OSError(ctypes.get_errno(), "inotify")
         except (OSError, AttributeError) as error:
-            print(f"indexer: no inotify ({error}): files are listed once settled", flush=True)
+            print(f"no inotify on {folder} ({error}): its changes are seen by listing it", flush=True)
             return None
         return cls(fd)
 
@@ -45,6 +45,10 @@ class Watch:
         """The events that arrive within `timeout` seconds (none: an empty list)."""
         if not select.select([self.fd], [], [], timeout)[0]:
             return []
+        return self.drain()
+
+    def drain(self) -> list[tuple[int, str]]:
+        """The events already queued, without waiting (and so without yielding to anything else)."""
         data, events = b"", []
         with contextlib.suppress(BlockingIOError):
             while True:

@@ -95,6 +95,7 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
         "simple_pages.py",
         "static_index.py",
         "stopping.py",
+        "stored_releases.py",
         "watching.py",
         "yank_list.py",
     ]
