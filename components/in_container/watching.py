@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 FULL_RESCAN_SECONDS = 3600.0
 POLL_RESCAN_SECONDS = 30.0  # without a watch, a file rewritten in place changes no folder mtime
 DISK_SECONDS = 30.0  # the disk fills from outside the store too: read it this often in any case
+IDLE_SECONDS = 1.0  # with the watch and nothing being written: a yank is seen, and SIGTERM obeyed, within this
 
 
 def follow(indexer: Indexer, watch: folder_watch.Watch, timeout: float) -> int:
@@ -69,8 +70,8 @@ def run(indexer: Indexer, interval: float) -> None:
     last_mtime = os.stat(indexer.packages).st_mtime_ns
     while True:
         stop_point()
-        if watch is not None:
-            written = follow(indexer, watch, interval)
+        if watch is not None:  # events wake it; with nothing being written, there is little to look at
+            written = follow(indexer, watch, interval if indexer.pending else max(interval, IDLE_SECONDS))
         else:
             time.sleep(interval)
             mtime = os.stat(indexer.packages).st_mtime_ns

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterable
 
 # Beside this file (see static_index.py for the two ways it is run).
@@ -16,6 +17,7 @@ else:
     import index_rules  # type: ignore[import-not-found, no-redef]
 
 YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}
+READ_SECONDS = 30.0
 
 
 class YankList:
@@ -24,6 +26,7 @@ class YankList:
         self.shown = shown
         """project -> canonical version -> reason: the yanks the pages show."""
         self.seen: tuple[int, int, int] | None = None
+        self.read_at = 0.0
         self.report: dict[tuple[str, str], bool] = {}
 
     def read(self) -> dict[str, dict[str, str]]:
@@ -43,15 +46,16 @@ class YankList:
 
     def changes(self, always: bool = False) -> tuple[dict[str, dict[str, str]], set[str]]:
         """The yanks now, and the projects whose yanks differ from the shown ones. The file is read
-        only when it was replaced or changed since the last look, unless `always`."""
+        when it was replaced or its time or size changed since the last look, and every READ_SECONDS
+        in any case (two writes within one tick of the file system's clock leave the same mtime)."""
         try:
             stat = os.stat(self.path)
             seen: tuple[int, int, int] | None = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         except OSError:
             seen = None
-        if seen == self.seen and not always:
+        if seen == self.seen and not always and time.monotonic() - self.read_at < READ_SECONDS:
             return self.shown, set()
-        self.seen = seen
+        self.seen, self.read_at = seen, time.monotonic()
         now = self.read()
         return now, {p for p in now.keys() | self.shown.keys() if now.get(p) != self.shown.get(p)}
 
