@@ -35,6 +35,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 import types
 
@@ -133,6 +134,7 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
         lambda name: release_key(rules, name),
         watch.open(packages, watch.CREATE | watch.DELETE | watch.MOVED_FROM | watch.MOVED_TO),
     )
+    _in_the_background(releases.build)
 
     def guarded(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
@@ -178,6 +180,16 @@ def _size(content) -> int:
     size = stream.tell()
     stream.seek(here)
     return size
+
+
+def _in_the_background(work) -> None:
+    """`work()` in a thread of its own (gevent's thread pool, where there is one): nothing waits for it."""
+    try:
+        from gevent import get_hub  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        threading.Thread(target=work, daemon=True).start()
+        return
+    get_hub().threadpool.spawn(work)
 
 
 def _off_the_loop(work):

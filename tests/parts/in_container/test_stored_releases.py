@@ -15,8 +15,11 @@ NAMES = Watch.CREATE | Watch.DELETE | Watch.MOVED_FROM | Watch.MOVED_TO
 
 
 def releases_of(folder, watch=True) -> StoredReleases:
+    """As the guard makes it when the worker starts (the first listing in the background there)."""
     watching = Watch.open(str(folder), NAMES) if watch else None
-    return StoredReleases(str(folder), lambda name: gunicorn_conf.release_key(index_rules, name), watching)
+    releases = StoredReleases(str(folder), lambda name: gunicorn_conf.release_key(index_rules, name), watching)
+    releases.build()
+    return releases
 
 
 @pytest.fixture
@@ -59,6 +62,18 @@ def test_two_files_of_one_release_are_two_until_both_are_gone(tmp_path):
     assert not releases.may_hold("team-tool-1.0.tar.gz")
 
 
+def test_until_the_first_listing_is_done_every_answer_is_maybe_and_no_change_is_missed(tmp_path):
+    releases = StoredReleases(
+        str(tmp_path), lambda name: gunicorn_conf.release_key(index_rules, name), Watch.open(str(tmp_path), NAMES)
+    )
+    assert releases.may_hold("team_tool-1.0.tar.gz"), "not listed yet: the guard lists the folder itself"
+    (tmp_path / "team_tool-1.0.tar.gz").write_bytes(b"stored while the first listing was being made")
+    releases.build()  # listed, and in the events as well
+    assert releases.may_hold("Team.Tool-1.0.tar.gz") and not releases.may_hold("other-1.0.tar.gz")
+    (tmp_path / "team_tool-1.0.tar.gz").unlink()
+    assert releases.may_hold("team_tool-1.0.tar.gz"), "counted twice, removed once: a 'maybe' the listing settles"
+
+
 class LostEvents:
     """A watch whose queue overflowed."""
 
@@ -77,6 +92,7 @@ class LostEvents:
 @pytest.mark.parametrize("watch", [None, LostEvents()], ids=["without a watch", "events lost"])
 def test_without_a_watch_or_with_events_lost_it_lists_the_folder_again(tmp_path, listings, watch):
     releases = StoredReleases(str(tmp_path), lambda name: gunicorn_conf.release_key(index_rules, name), watch)
+    releases.build()
     (tmp_path / "team_tool-1.0.tar.gz").write_bytes(b"sdist")
     assert releases.may_hold("team_tool-1.0.tar.gz")
     assert listings[0] == 2
