@@ -230,15 +230,20 @@ class FileRecords(Mapping[str, dict]):
                 earlier = json.load(source)
         except (OSError, ValueError):
             return False
-        self.change(
-            sorted(  # in the record's order, as `differing` explains
-                (project, name, info)
-                for name, info in (earlier.items() if isinstance(earlier, dict) else [])
-                if (project := self.project_of(name)) is not None
-                and isinstance(info, dict)
-                and {"size", "mtime_ns", "sha256"} <= info.keys()
+        # In the record's order, as `differing` explains, and in chunks that free the document as they
+        # go: it held the earlier indexer's whole record, which its memory limit allowed.
+        names = sorted(earlier) if isinstance(earlier, dict) else []
+        for start in range(0, len(names), 4096):
+            chunk = [(name, earlier.pop(name)) for name in names[start : start + 4096]]
+            self.change(
+                sorted(
+                    (project, name, info)
+                    for name, info in chunk
+                    if (project := self.project_of(name)) is not None
+                    and isinstance(info, dict)
+                    and {"size", "mtime_ns", "sha256"} <= info.keys()
+                )
             )
-        )
         os.remove(path)
         return True
 

@@ -208,8 +208,10 @@ class Indexer:
         if the set of projects changed. A file's metadata is written before any page names it, and a
         page before the root lists it; metadata no page names any more goes last."""
         written = 0
-        for project in sorted(touched):
+        for count, project in enumerate(sorted(touched)):
             stopping.stop_point()  # what is left unwritten is in the journal, or found again at the start
+            if count % 1024 == 1023 and self.between is not None:
+                self.between()  # every page written again (new renderers): uploads are listed meanwhile
             files = self.records.of_project(project)
             if files:
                 for name, info in files.items():

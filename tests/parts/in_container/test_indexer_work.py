@@ -144,6 +144,18 @@ def test_a_crash_after_the_record_changed_and_before_the_pages_did_is_made_good_
     assert "proj_00001-2.0-py3-none-any.whl" in (output / "simple" / "proj-00001" / "index.html").read_text()
 
 
+def test_while_every_page_is_written_the_watch_is_followed(tmp_path):
+    """A first index, or the first start after new renderers, writes every page: uploads meanwhile
+    are looked at between pages, not after all of them."""
+    packages, output = tmp_path / "packages", tmp_path / "index"
+    sdists(packages, 3000, per_project=1)
+    indexer = Indexer(str(packages), str(output))
+    pages_then: list[int] = []
+    indexer.between = lambda: pages_then.append(len(indexer.projects))
+    indexer.scan()
+    assert any(0 < pages < 3000 for pages in pages_then), pages_then
+
+
 def test_an_unreadable_record_is_made_again_from_the_store(tmp_path, capsys):
     packages, output = tmp_path / "packages", tmp_path / "index"
     sdists(packages, 3)
