@@ -19,23 +19,25 @@ class Watch:
     """
 
     # <sys/inotify.h>
-    MODIFY, CLOSE_WRITE, MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x2, 0x8, 0x40, 0x80, 0x100, 0x200
+    MODIFY, ATTRIB, CLOSE_WRITE, MOVED_FROM, MOVED_TO, CREATE, DELETE = 0x2, 0x4, 0x8, 0x40, 0x80, 0x100, 0x200
     OVERFLOW = 0x4000
     EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; then len bytes of NUL-padded name
+    # What the indexer follows: writes, closes, names coming and going, and times set (a restore or
+    # `cp -p` sets a file's mtime after writing it).
+    CHANGES = MODIFY | ATTRIB | CLOSE_WRITE | MOVED_FROM | MOVED_TO | CREATE | DELETE
 
     def __init__(self, fd: int):
         self.fd = fd
 
     @classmethod
-    def open(cls, folder: str) -> Watch | None:
+    def open(cls, folder: str, mask: int = CHANGES) -> Watch | None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)  # glibc and musl (the Alpine image) alike
             fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
-            mask = cls.MODIFY | cls.CLOSE_WRITE | cls.MOVED_FROM | cls.MOVED_TO | cls.CREATE | cls.DELETE
             if fd < 0 or libc.inotify_add_watch(fd, folder.encode(), mask) < 0:
                 raise OSError(ctypes.get_errno(), "inotify")
         except (OSError, AttributeError) as error:
-            print(f"indexer: no inotify ({error}): files are listed once settled", flush=True)
+            print(f"no inotify on {folder} ({error}): its changes are seen by listing it", flush=True)
             return None
         return cls(fd)
 
@@ -43,6 +45,10 @@ class Watch:
         """The events that arrive within `timeout` seconds (none: an empty list)."""
         if not select.select([self.fd], [], [], timeout)[0]:
             return []
+        return self.drain()
+
+    def drain(self) -> list[tuple[int, str]]:
+        """The events already queued, without waiting (and so without yielding to anything else)."""
         data, events = b"", []
         with contextlib.suppress(BlockingIOError):
             while True:

@@ -27,7 +27,11 @@ def names(folder: str) -> list[str]:
 
 
 def subfolders(folder: str) -> list[str]:
-    return [name for name in names(folder) if os.path.isdir(os.path.join(folder, name))]
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.name for entry in entries if entry.is_dir()]  # the listing's file types: no stat each
+    except FileNotFoundError:
+        return []
 
 
 def sha256(path: str) -> str:

@@ -13,7 +13,8 @@ The guard, in front of pypiserver in the same process, refuses before anything i
 - a second file for a release under another spelling of its name or version (`Team.Tool-1.0.tar.gz`
   beside `team_tool-1.0.tar.gz`, `team_tool-1.0.0-py3-none-any.whl` beside `..-1.0-py3-none-any.whl`):
   pypiserver compares names byte for byte, installers by PEP 503 and PEP 440. A released file is
-  immutable.
+  immutable. Which releases the store holds comes from stored_releases.py, kept in step by inotify:
+  the folder is listed only to name the other file, not for every upload.
 - an upload that would leave the store's disk with less than the indexer's margin, counting the
   uploads already accepted and still being written (the front server's pause, from the indexer's last
   reading, lets two uploads in at once: each would pass alone).
@@ -34,6 +35,7 @@ import hashlib
 import importlib.util
 import os
 import sys
+import threading
 import time
 import types
 
@@ -48,17 +50,22 @@ AUDITED = ("file_upload", "remove_pkg")
 REMOVING = "pypi_index.removing"  # environ key: [(file, sha256, size)] the guard hashed before a removal
 
 
-def index_rules() -> types.ModuleType:
-    """The indexer's rules: index_rules.py beside this file (in the container, the folder the
-    program delivered them all into; under the tests, components/in_container/). Loaded by path:
-    gunicorn reads this file as a configuration, not as a module of a package."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "index_rules.py")
-    spec = importlib.util.spec_from_file_location("index_rules", path)
+def beside(name: str) -> types.ModuleType:
+    """The module `name`.py beside this file (in the container, the folder the program delivered them
+    all into; under the tests, components/in_container/). Loaded by path: gunicorn reads this file as
+    a configuration, not as a module of a package."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"no indexer rules at {path}")
+        raise ImportError(f"no {name} at {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def index_rules() -> types.ModuleType:
+    """The indexer's rules, index_rules.py."""
+    return beside("index_rules")
 
 
 def release_key(rules: types.ModuleType, filename: str) -> tuple[str, str, str] | None:
@@ -120,6 +127,14 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
     from pypiserver.pkg_helpers import guess_pkgname_and_version  # type: ignore[import-not-found]
 
     in_flight = [0]
+    # Which releases the store holds, kept in step by inotify: no listing of the folder per upload.
+    watch = beside("folder_watch").Watch
+    releases = beside("stored_releases").StoredReleases(
+        packages,
+        lambda name: release_key(rules, name),
+        watch.open(packages, watch.CREATE | watch.DELETE | watch.MOVED_FROM | watch.MOVED_TO),
+    )
+    _in_the_background(releases.build)
 
     def guarded(environ, start_response):
         if environ.get("REQUEST_METHOD") == "POST":
@@ -128,7 +143,9 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
             content = request.files.get("content") if request.forms.get(":action") == "file_upload" else None
             filename = getattr(content, "raw_filename", None)
             if filename:
-                answer = refusal(rules, filename, guess_pkgname_and_version(filename), os.listdir(packages))
+                # Listed only when the store may hold this release already, to name the other file.
+                stored = os.listdir(packages) if releases.may_hold(filename) else []
+                answer = refusal(rules, filename, guess_pkgname_and_version(filename), stored)
                 size = _size(content)
                 if answer is None:
                     disk = statvfs(packages)
@@ -163,6 +180,16 @@ def _size(content) -> int:
     size = stream.tell()
     stream.seek(here)
     return size
+
+
+def _in_the_background(work) -> None:
+    """`work()` in a thread of its own (gevent's thread pool, where there is one): nothing waits for it."""
+    try:
+        from gevent import get_hub  # type: ignore[import-untyped, import-not-found, unused-ignore]
+    except ImportError:
+        threading.Thread(target=work, daemon=True).start()
+        return
+    get_hub().threadpool.spawn(work)
 
 
 def _off_the_loop(work):

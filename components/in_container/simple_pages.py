@@ -29,7 +29,9 @@ def upload_time(mtime_ns: int) -> str:
 def render_root(projects: list[str]) -> str:
     # Names are valid project names (VALID_NAME) and need no escaping; escaped all the same, so a
     # page can never carry markup whatever a later change lets through.
-    links = "".join(f'    <a href="{html.escape(p)}/">{html.escape(p)}</a><br>\n' for p in sorted(projects))
+    # The root lists every project: it is written whole whenever one comes or goes, so each name is
+    # escaped once (100,000 projects: 4.9 MB of HTML).
+    links = "".join(f'    <a href="{e}/">{e}</a><br>\n' for e in map(html.escape, sorted(projects)))
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
         f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
@@ -39,7 +41,10 @@ def render_root(projects: list[str]) -> str:
 
 
 def render_root_json(projects: list[str]) -> str:
-    return json.dumps({"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]})
+    """json.dumps of {"meta": ..., "projects": [{"name": ...}, ...]}, byte for byte, without building a
+    dictionary per project (a third of the time, which a root of 100,000 projects notices)."""
+    names = ", ".join(f'{{"name": {quoted}}}' for quoted in map(json.encoder.encode_basestring_ascii, sorted(projects)))
+    return f'{{"meta": {json.dumps({"api-version": API_VERSION})}, "projects": [{names}]}}'
 
 
 def _attributes(info: dict) -> str:

@@ -10,273 +10,281 @@ served by the front server as files. This module runs INSIDE a container of the 
 (Python 3.10 there): standard library only. The program delivers it, with its siblings, as files
 (components/pypiserver/programs.py).
 
-It watches the folder with Linux inotify (folder_watch.py): pypiserver writes an upload in place and
-closes it before it answers the upload, so the close wakes the indexer and the file is listed at once
-(an upload is installable as soon as twine returns). Where inotify is unavailable it polls the
-folder's mtime and lists a file once it has not changed for a second. It rescans every 30 s in any case.
+Its work is proportional to the change, not to the store. What the pages say of each file is kept in
+a record (file_records.py) that survives restarts. It watches the folder with Linux inotify
+(folder_watch.py): pypiserver writes an upload in place and closes it before it answers the upload,
+so the close wakes the indexer, which reads that one file, writes that project's two pages, and the
+root pages only when a project appears or goes (an upload is installable as soon as twine returns).
+The whole folder is compared with the record (a stat per file, a read only of what changed) at start,
+when the watch loses events, and hourly in case a change escaped it; where inotify is unavailable,
+whenever the folder's mtime changes, a file being listed once it has not changed for a second.
 Known limit: only the top level of the folder is indexed (where pypiserver stores uploads).
-After each scan it reads the store's disk and pauses uploads while it is nearly full (disk_watch.py).
+Now and then, and after each change, it reads the store's disk and pauses uploads while it is nearly
+full (disk_watch.py).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
+import itertools
 import json
 import os
 import signal
+import stat
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 # Beside this file: as components.in_container.static_index in the program and its tests, or from the folder
 # the program delivered them into, where the container runs them (python3 /data/hooks/<hash>/...).
 if __package__:
-    from . import disk_watch, folder_watch, fs, index_rules, simple_pages
+    from . import disk_watch, file_reading, file_records, index_rules, page_tree, stopping, watching, yank_list
 else:
     import disk_watch  # type: ignore[import-not-found, no-redef]
-    import folder_watch  # type: ignore[import-not-found, no-redef]
-    import fs  # type: ignore[import-not-found, no-redef]
+    import file_reading  # type: ignore[import-not-found, no-redef]
+    import file_records  # type: ignore[import-not-found, no-redef]
     import index_rules  # type: ignore[import-not-found, no-redef]
-    import simple_pages  # type: ignore[import-not-found, no-redef]
+    import page_tree  # type: ignore[import-not-found, no-redef]
+    import stopping  # type: ignore[import-not-found, no-redef]
+    import watching  # type: ignore[import-not-found, no-redef]
+    import yank_list  # type: ignore[import-not-found, no-redef]
 
 # pypiserver writes an upload in place, not by rename, and the folder's mtime changes when the file
 # appears, not as it grows: a file nobody was seen closing is listed once it has not changed for this
 # long, so no page ever names a half-written file (with the hash of half of it).
 SETTLE_SECONDS = 1.0
-METADATA_DIR = "metadata"  # <output>/metadata/<file>.metadata: /packages/<file>.metadata for clients
-YANKED_FILE = "yanked.json"  # <output>/yanked.json: {project: {version: reason}}, written by the program
-FULL_RESCAN_SECONDS = 30.0
+METADATA_DIR = page_tree.METADATA_DIR
+YANKED_FILE = yank_list.YANKED_FILE
+RECORD_FILE = ".files.sqlite"  # file_records.py; sqlite keeps its -wal and -shm files beside it
+EARLIER_RECORD_FILE = ".files.json"  # the record of indexers before this one: taken over once
+CHUNK = 4096  # files looked at per transaction
 
 
 class Indexer:
     def __init__(self, packages: str, output: str, upload_limit: int = 0):
         self.packages = packages
-        self.output = output
         self.disk = disk_watch.DiskWatch(packages, output, upload_limit)
-        self.simple = os.path.join(output, "simple")
-        self.metadata = os.path.join(output, METADATA_DIR)
-        self.cache_file = os.path.join(output, ".files.json")
-        # file name -> what its pages say of it; kept on disk so a restart re-reads no file
-        self.files: dict[str, dict] = {}
-        if os.path.exists(self.cache_file):
-            with open(self.cache_file, encoding="utf-8") as source:
-                self.files = json.load(source)
-        # What a restart must not forget is read back from the pages volume, never assumed empty: the
-        # projects that have pages (None: content unknown, so rewritten) and the metadata files. A
-        # project whose last file left the store while the indexer was down loses its page at the
-        # first scan, and a file's metadata goes with the file.
-        self.pages: dict[str, dict[str, dict] | None] = dict.fromkeys(fs.subfolders(self.simple))
-        self.metadata_files: set[str] = {
-            name.removesuffix(".metadata") for name in fs.names(self.metadata) if name.endswith(".metadata")
-        }
-        self.unsettled = False
-        """A file was still being written at the last scan: scan again soon."""
+        self.tree = page_tree.PageTree(output)
+        os.makedirs(output, exist_ok=True)
+        self.records = file_records.FileRecords(os.path.join(output, RECORD_FILE), index_rules.project_of)
+        earlier = os.path.join(output, EARLIER_RECORD_FILE)
+        self.news = not self.records.fresh or self.records.take_over(earlier)
+        """Whether what changes is news for the audit: a new pages volume's first look is the store as it was."""
+        self.reader = file_reading.FileReader(output)
+        self.yanks = yank_list.YankList(output, json.loads(self.records.fact("yanked") or "{}"))
+        self.projects: set[str] = self.records.projects()
+        """The projects the root pages list."""
+        self.pending: set[str] = set()
+        """Files seen being written: looked at again until they are complete."""
         self.closed: set[str] = set()
-        """Files seen closed by their writer since they last changed (see `Watch`)."""
-        self.yanked_file = os.path.join(output, YANKED_FILE)
-        self.reading_file = os.path.join(output, ".reading")
-        self.poisoned: str | None = None
-        """A file the indexer was reading when it last died (see `_describe`)."""
-        with contextlib.suppress(OSError), open(self.reading_file, encoding="utf-8") as source:
-            self.poisoned = source.read().strip() or None
-        self.yank_report: dict[tuple[str, str], bool] = {}
-        self.scanned = bool(self.files)  # a cache from an earlier run: what changed since is news
+        """Files seen closed by their writer since they last changed (see `folder_watch.Watch`)."""
+        self.doomed: set[str] = set()
+        """Files whose metadata file goes once no page names it."""
+        self.pages_key = page_tree.makers_key()
+        self.started = False
+        self.root_due = False
+        self.between: Callable[[], None] | None = None
+        """Called now and then during a long comparison (by `run`: follow the watch meanwhile)."""
 
-    def yanked(self) -> dict[str, dict[str, str]]:
-        """What the operator yanked: project -> canonical version -> reason (absent file: nothing)."""
-        try:
-            with open(self.yanked_file, encoding="utf-8") as source:
-                data = json.load(source)
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict):
-            return {}
-        return {
-            index_rules.normalize(project): {index_rules.canonical_version(v): str(r) for v, r in versions.items()}
-            for project, versions in data.items()
-            if isinstance(versions, dict)
-        }
+    @property
+    def files(self) -> Mapping[str, dict]:
+        """File name -> what its pages say of it."""
+        return self.records
 
-    def yanked_mtime(self) -> int:
-        try:
-            return os.stat(self.yanked_file).st_mtime_ns
-        except OSError:
-            return 0
-
-    def _describe(self, entry: os.DirEntry) -> dict:
-        """Hash, size and time of a file; for a wheel, its core metadata, written beside the pages."""
-        stat = entry.stat()
-        known = self.files.get(entry.name)
-        if isinstance(known, dict) and known["size"] == stat.st_size and known["mtime_ns"] == stat.st_mtime_ns:
-            return known
-        info = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": fs.sha256(entry.path)}
-        # Reading a wheel is the one step an upload's content decides. If the indexer died during it
-        # (killed for memory, say), the file it was reading is noted, and after the restart it is
-        # listed without metadata instead of killing the indexer again, forever.
-        metadata = None
-        if entry.name == self.poisoned:
-            print(f"indexer: {entry.name!r} stopped the indexer while it was read: listed without metadata", flush=True)
-            with contextlib.suppress(OSError):
-                os.remove(self.reading_file)
-        elif entry.name.endswith(".whl"):
-            fs.write_text(self.reading_file, entry.name)
-            try:
-                metadata = index_rules.wheel_metadata(entry.path)
-            finally:
-                os.remove(self.reading_file)  # the record is for a kill during the read, not an error
-        if metadata is not None:
-            fs.write_bytes(os.path.join(self.metadata, entry.name + ".metadata"), metadata)
-            info["metadata_sha256"] = hashlib.sha256(metadata).hexdigest()
-        info["requires_python"] = index_rules.requires_python(metadata)
-        return info
+    @property
+    def unsettled(self) -> bool:
+        """A file was still being written when last looked at: look again soon."""
+        return bool(self.pending)
 
     def scan(self) -> int:
-        """Bring the pages in step with the folder; return how many pages were written.
-
-        A file's metadata is written before any page names it, and a page before the root lists it.
-        """
-        found: dict[str, dict[str, dict]] = {}
-        seen: dict[str, dict] = {}
-        self.unsettled = False
-        young: set[str] = set()
-        now = time.time()
-        yanked = self.yanked()
-        with os.scandir(self.packages) as entries:
-            for entry in entries:
-                stop_point()
-                project = index_rules.project_of(entry.name)
-                if project is None or not entry.is_file():
-                    continue
-                try:
-                    if now - entry.stat().st_mtime < SETTLE_SECONDS:
-                        young.add(entry.name)
-                        if entry.name not in self.closed:
-                            self.unsettled = True
-                            continue
-                    seen[entry.name] = self._describe(entry)
-                except FileNotFoundError:
-                    # Removed between the listing and now (pypiserver's API, a hand): not listed, and
-                    # the next scan, soon, sees the folder as it is.
-                    self.unsettled = True
-                    continue
-                reason = yanked.get(project, {}).get(
-                    index_rules.canonical_version(index_rules.version_of(entry.name) or "")
-                )
-                found.setdefault(project, {})[entry.name] = {**seen[entry.name], "yanked": reason}
-        written = 0
-        for project, files in found.items():
-            if self.pages.get(project) != files or not os.path.exists(self._page(project)):
-                fs.write_text(self._page(project, "json"), simple_pages.render_project_json(project, files))
-                fs.write_text(self._page(project), simple_pages.render_project(project, files))
-                written += 1
-        for project in set(self.pages) - set(found):
-            for kind in ("json", "html"):
-                with contextlib.suppress(OSError):
-                    os.remove(self._page(project, kind))
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.dirname(self._page(project)))
-        for name in self.metadata_files - set(seen):
-            with contextlib.suppress(OSError):
-                os.remove(os.path.join(self.metadata, name + ".metadata"))
-        self.metadata_files = {name for name, info in seen.items() if "metadata_sha256" in info}
-        if set(found) != set(self.pages) or not os.path.exists(os.path.join(self.simple, "index.html")):
-            fs.write_text(os.path.join(self.simple, "index.json"), simple_pages.render_root_json(list(found)))
-            fs.write_text(os.path.join(self.simple, "index.html"), simple_pages.render_root(list(found)))
-            written += 1
-        self.closed &= young  # a settled file needs no record of its close
-        self._report_changes(seen)
-        self._report_yanks(yanked, found)
-        if seen != self.files:
-            self.files = seen
-            fs.write_text(self.cache_file, json.dumps(seen))
-        self.pages = dict(found)
+        """Compare the whole folder with the record and bring the pages in step; return how many pages
+        were written (a project's two count one, as do the root's two). Reads only the files whose
+        size or time differ from the record; writes only the pages of projects that changed."""
+        touched = set() if self.started else self._start()
+        # Until the pages key is set, every start rewrites every page and sweeps the metadata: a
+        # rebuild (a new or lost record, new renderers) needs no journal, which would double its writes.
+        rebuilding = self.records.fact("pages") != self.pages_key
+        touched |= self.refresh(self.records.differing(self._listing), journal=not rebuilding)
+        touched |= self.yank_changes(always=True)
+        written = self.publish(touched)
+        if rebuilding:
+            self._sweep()
+            self.records.set_fact("pages", self.pages_key)
+        self.news = True
         return written
 
-    def _report_changes(self, seen: dict[str, dict]) -> None:
-        """The store's side of the audit: each file that appeared in or left the store, with its hash,
-        whoever put it there (pypiserver's own audit line names the user of an upload or removal).
-        The first scan of a fresh pages volume lists nothing: it is the store as it already was."""
-        if self.scanned:
-            for name in sorted(set(seen) - set(self.files)):
-                print(f"audit: file added {name!r} sha256={seen[name]['sha256']} size={seen[name]['size']}", flush=True)
-            for name in sorted(set(seen) & set(self.files)):
-                if seen[name]["sha256"] != self.files[name]["sha256"]:
-                    print(
-                        f"audit: file replaced {name!r} sha256={seen[name]['sha256']} size={seen[name]['size']}",
-                        flush=True,
-                    )
-            for name in sorted(set(self.files) - set(seen)):
-                if name not in self.closed and not os.path.exists(os.path.join(self.packages, name)):
-                    print(f"audit: file removed {name!r} sha256={self.files[name]['sha256']}", flush=True)
-        self.scanned = True
+    def _listing(self, keep: Callable[[str], bool] | None = None) -> Iterator[tuple[str, int, int]]:
+        """(name, size, mtime_ns) of each complete file in the folder (that `keep` keeps); those still
+        being written go to `pending`. No file is read and no name parsed: a stat each (the cost of a
+        comparison, about 4 s a million files here, so the loop does little else)."""
+        now, suffixes = time.time(), index_rules.SUFFIXES
+        with os.scandir(self.packages) as entries:
+            for count, entry in enumerate(entries):
+                if count & 4095 == 4095:
+                    stopping.stop_point()
+                    if self.between is not None:
+                        self.between()
+                name = entry.name
+                if name[0] == "." or not name.endswith(suffixes) or (keep is not None and not keep(name)):
+                    continue
+                try:
+                    info = entry.stat()
+                except FileNotFoundError:
+                    continue  # removed since the listing: its record goes unseen and is looked at again
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                if now - info.st_mtime < SETTLE_SECONDS:
+                    if name not in self.closed:
+                        self.pending.add(name)
+                        continue
+                elif self.closed:
+                    self.closed.discard(name)  # a settled file needs no record of its close
+                yield name, info.st_size, info.st_mtime_ns
 
-    def _report_yanks(self, yanked: dict[str, dict[str, str]], found: dict[str, dict[str, dict]]) -> None:
-        """Say in the journal what is yanked, and which yank names no file (a typo, or not yet uploaded)."""
-        marked = {
-            (project, version): any(
-                info.get("yanked") is not None
-                and index_rules.canonical_version(index_rules.version_of(name) or "") == version
-                for name, info in found.get(project, {}).items()
+    def refresh(self, names: Iterable[str], follow: bool = True, journal: bool = True) -> set[str]:
+        """Bring the record of each named file in step with the file as it is now; return the projects
+        whose pages changed. Each file is looked at afresh, so a stale reason to look costs a stat."""
+        touched: set[str] = set()
+        names = iter(names)
+        while chunk := list(dict.fromkeys(itertools.islice(names, CHUNK))):
+            # In the record's order: rows next to each other are written together.
+            looks = sorted(look for name in chunk if (look := self._look(name)) is not None)
+            if looks and journal:
+                self.records.expect((project, name) for project, name, *_ in looks)
+            if looks:
+                notes: list[str] = []
+                self.records.change([self._change(*look, notes) for look in looks])
+                touched.update(project for project, *_ in looks)
+                for note in notes if self.news else ():
+                    print(note, flush=True)
+            if follow and self.between is not None:
+                self.between()
+        return touched
+
+    def _look(self, name: str) -> tuple[str, str, str, os.stat_result | None, dict | None] | None:
+        """(project, name, what to do, the file's stat, its record) if its record must change."""
+        project = index_rules.project_of(name)
+        if project is None:
+            return None
+        known = self.records.get(name)
+        try:
+            now, info = time.time(), os.stat(os.path.join(self.packages, name))
+        except FileNotFoundError:
+            self.pending.discard(name)
+            return (project, name, "removed", None, known) if known is not None else None
+        if not stat.S_ISREG(info.st_mode) or (now - info.st_mtime < SETTLE_SECONDS and name not in self.closed):
+            if stat.S_ISREG(info.st_mode):
+                self.pending.add(name)
+            # Written again (or no longer a file): not listed until it is complete, but not gone.
+            return (project, name, "withdrawn", None, known) if known is not None else None
+        self.pending.discard(name)
+        if known is not None and (known["size"], known["mtime_ns"]) == (info.st_size, info.st_mtime_ns):
+            return None
+        return project, name, "read", info, known
+
+    def _change(
+        self, project: str, name: str, action: str, info: os.stat_result | None, known: dict | None, notes: list[str]
+    ) -> file_records.Change:
+        """The record's change for a look; a file is read, its metadata written, here."""
+        # A stop here loses nothing: the name is in the journal (or, in a rebuild, all is done again).
+        stopping.stop_point()
+        if known is not None and known.get("metadata_sha256"):
+            self.doomed.add(name)  # unless it is written again below
+        if info is None:
+            if action == "removed" and known is not None:
+                notes.append(f"audit: file removed {name!r} sha256={known['sha256']}")
+            return project, name, None
+        described, data = self.reader.describe(name, os.path.join(self.packages, name), info)
+        if data is not None:
+            self.tree.write_metadata(name, data)
+        if known is None or known["sha256"] != described["sha256"]:
+            notes.append(
+                f"audit: file {'added' if known is None else 'replaced'} {name!r} "
+                f"sha256={described['sha256']} size={described['size']}"
             )
-            for project, versions in yanked.items()
-            for version in versions
-        }
-        if marked != self.yank_report:
-            for (project, version), matched in sorted(marked.items()):
-                print(f"indexer: yanked {project} {version}" + ("" if matched else ": no such file here"), flush=True)
-            self.yank_report = marked
+        return project, name, described
 
-    def _page(self, project: str, kind: str = "html") -> str:
-        return os.path.join(self.simple, project, f"index.{kind}")
+    def publish(self, touched: set[str]) -> int:
+        """Write the pages of `touched` projects from the record (or remove them), then the root pages
+        if the set of projects changed. A file's metadata is written before any page names it, and a
+        page before the root lists it; metadata no page names any more goes last."""
+        written = 0
+        for count, project in enumerate(sorted(touched)):
+            stopping.stop_point()  # what is left unwritten is in the journal, or found again at the start
+            if count % 1024 == 1023 and self.between is not None:
+                self.between()  # every page written again (new renderers): uploads are listed meanwhile
+            files = self.records.of_project(project)
+            if files:
+                for name, info in files.items():
+                    info["yanked"] = self.yanks.reason(project, name)
+                self.tree.write_project(project, files)
+                written += 1
+                self.root_due |= project not in self.projects
+                self.projects.add(project)
+            else:
+                self.tree.remove_project(project)
+                self.root_due |= project in self.projects
+                self.projects.discard(project)
+        if self.root_due:
+            self.tree.write_root(list(self.projects))
+            written += 1
+            self.root_due = False
+        for name in self.doomed:
+            if not (self.records.get(name) or {}).get("metadata_sha256"):
+                self.tree.remove_metadata(name)
+        self.doomed.clear()
+        if touched:
+            self.records.finished(touched)
+        if touched & (self.yanks.shown.keys() | {project for project, _ in self.yanks.report}):
+            self.yanks.say(self.records.of_project)
+        return written
+
+    def _start(self) -> set[str]:
+        """What a start must bring in step besides the store's changes: pages a crash left unfinished,
+        pages missing from or left over on the volume, and every page if the renderers changed."""
+        self.started = True
+        journal = self.records.unfinished()
+        files = [(project, name) for project, name in journal if name != file_records.WHOLE_PROJECT]
+        self.records.doubt(files)  # read again: their metadata may not have been written
+        self.doomed.update(name for _, name in files)
+        touched = {project for project, _ in journal}
+        rebuilding = self.records.fact("pages") != self.pages_key
+        if rebuilding:
+            self.records.reproject()
+            self.projects = self.records.projects()
+            touched |= self.projects
+        # Each project with a record has a folder of pages and each folder a project: a project's
+        # last file removed while stopped loses its page, one a lost page volume had gains one.
+        touched |= set(self.tree.project_folders()) ^ self.projects
+        self.root_due = bool(journal) or rebuilding or not self.tree.has_root()
+        return touched
+
+    def _sweep(self) -> None:
+        """Metadata files no record names (a page volume whose record was lost or of another format)."""
+        for name in self.tree.metadata_of():
+            if not (self.records.get(name) or {}).get("metadata_sha256"):
+                self.tree.remove_metadata(name)
+
+    def yank_changes(self, always: bool = False) -> set[str]:
+        """The projects whose yanks changed since their pages were written; the change is recorded with
+        them in the journal, so a crash before they are written does not lose it."""
+        yanked, touched = self.yanks.changes(always)
+        if touched:
+            self.records.set_fact("yanked", json.dumps(yanked, sort_keys=True), journal=touched)
+            self.yanks.shown = yanked
+        return touched
 
     def run(self, interval: float = 0.5) -> None:
-        last_mtime: tuple[int, int] | None = None
-        last_full = 0.0
-        watch = folder_watch.Watch.open(self.packages)
-        while True:
-            stop_point()
-            events = watch.read(interval) if watch else []
-            self.closed = folder_watch.closed_files(self.closed, events)
-            # Writes arrive as a stream of MODIFY events while an upload is received: they only
-            # matter to `closed`; a close, rename or removal is what changes the pages.
-            changed = any(mask & ~(folder_watch.Watch.MODIFY | folder_watch.Watch.CREATE) for mask, _ in events)
-            if events and not changed:
-                time.sleep(0.05)
-            # The folder's mtime, and the yank list's: either changes the pages.
-            mtime = (os.stat(self.packages).st_mtime_ns, self.yanked_mtime())
-            now = time.monotonic()
-            if changed or mtime != last_mtime or self.unsettled or now - last_full > FULL_RESCAN_SECONDS:
-                written = self.scan()
-                if written:
-                    print(f"indexer: {len(self.pages)} projects, {written} pages written", flush=True)
-                last_mtime, last_full = mtime, now
-                self.disk.check()
-            if watch is None:
-                time.sleep(interval)
-
-
-class Stop(Exception):
-    """Docker asked the indexer to stop (SIGTERM), and it reached a point where stopping loses nothing."""
-
-
-STOP = {"asked": False}
-
-
-def stop_point() -> None:
-    """Where the indexer may stop: between files and between scans, never while it writes a page or
-    reads a wheel (a stop there would leave a half-written page or mark the wheel as one that kills it)."""
-    if STOP["asked"]:
-        raise Stop
+        watching.run(self, interval)
 
 
 def main(argv: list[str]) -> None:
     packages, output = argv[1], argv[2]
     # The indexer is its container's PID 1, which the kernel gives no default signal action: without
     # a handler, `docker stop` (every replacement, every restart) waits out the grace period and kills it.
-    signal.signal(signal.SIGTERM, lambda *_: STOP.update(asked=True))
+    signal.signal(signal.SIGTERM, lambda *_: stopping.ask())
     try:
         Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0).run()
-    except Stop:
+    except stopping.Stop:
         print("indexer: stopped", flush=True)
 
 

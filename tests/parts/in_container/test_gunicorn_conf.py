@@ -85,12 +85,19 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
     unpack_programs(program_files.archive(), folder)
     delivered = [
         "disk_watch.py",
+        "file_reading.py",
+        "file_records.py",
         "folder_watch.py",
         "fs.py",
         "gunicorn.conf.py",
         "index_rules.py",
+        "page_tree.py",
         "simple_pages.py",
         "static_index.py",
+        "stopping.py",
+        "stored_releases.py",
+        "watching.py",
+        "yank_list.py",
     ]
     assert sorted(p.name for p in folder.iterdir()) == delivered
     assert (folder / "index_rules.py").read_bytes() == Path(index_rules.__file__).read_bytes()

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from components.in_container import simple_pages
 
 
@@ -17,3 +21,11 @@ def test_upload_time_is_pep_700_iso_8601():
     from components.in_container.simple_pages import upload_time
 
     assert upload_time(1_764_165_600_123_456_789) == "2025-11-26T14:00:00.123456Z"
+
+
+@pytest.mark.parametrize("projects", [[], ["team-tool"], ["b", "a", "x\"<>&'", "ünï", "tab\there", "back\\slash"]])
+def test_the_root_json_page_is_json_dumps_of_its_shape_byte_for_byte(projects):
+    """Built without a dictionary per project (the root of 100,000 projects is written whole)."""
+    shape = {"meta": {"api-version": simple_pages.API_VERSION}, "projects": [{"name": p} for p in sorted(projects)]}
+    assert simple_pages.render_root_json(projects) == json.dumps(shape)
+    assert json.loads(simple_pages.render_root_json(projects)) == shape
