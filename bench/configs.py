@@ -199,8 +199,9 @@ class Lab:
             Endpoint(f"http://127.0.0.1:{port}/simple/", None), [cid], takes_uploads=False,
         )  # fmt: skip
 
-    def ours(self, ca_file: str | None, insecure: bool) -> tuple[Configuration, Deployment]:
-        """What the program deploys: its `dev` stack with free ports, own names, auth and one user."""
+    def ours(self, ca_file: str | None, insecure: bool, metrics: bool = False) -> tuple[Configuration, Deployment]:
+        """What the program deploys: its `dev` stack with free ports, own names, auth and one user; with
+        `metrics`, a metrics user too, which turns Caddy's request metrics on (never scraped here)."""
         names = {
             "containerName": f"{self.prefix}-ours",
             "packagesVolume": f"{self.prefix}-ours-packages",
@@ -213,6 +214,9 @@ class Lab:
             "authenticate": ["update", "download", "list"],
             "users": {USER: self.password},
         }
+        if metrics:
+            config["users"] = {USER: self.password, "prometheus": self.password}
+            config["metricsUsers"] = ["prometheus"]
         # The program's registrations under the mocks: the volume's labels, the containers' description.
         deployment = run_program("dev", config, secret_keys=("users",))
         # The package store exists before the index starts (as on a server with packages): create the

@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         log(f"bench: starting 4 configurations on {n_files} files ({prefix})")
         configs.append(lab.recipe())
         configs.append(lab.default())
-        ours, deployment = lab.ours(args.ca_file, args.insecure)
+        ours, deployment = lab.ours(args.ca_file, args.insecure, args.metrics)
         configs.append(ours)
         configs.append(lab.static())
         by_key = {c.key: c for c in configs}
@@ -337,6 +337,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, help="package files in the store (multiple of 5)")
     parser.add_argument("--seconds", type=float, help="duration of each load phase")
     parser.add_argument("--ca-file", help="CA certificate to verify an https deployment with")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="ours with a metrics user: Caddy's request metrics on (README, Monitoring)",
+    )
     parser.add_argument(
         "--via-published-ports",
         action="store_true",

@@ -34,6 +34,7 @@ from .in_container.disk_watch import DISK_REPORT, WRITER_MARK
 from .indexer.resources import declare_indexer, declare_yanked, indexer_name
 from .pypiserver.resources import Credentials, declare_pypiserver
 from .scope import Scope
+from .scrape_job import render_scrape_job
 from .settings import Settings
 from .store.backup import declare_backup
 from .store.mounts import INDEX_DIR
@@ -57,7 +58,7 @@ class PackageIndexArgs:
 # The component's outputs, registered under these names (the stack's exports are set in __main__).
 OUTPUTS = (
     "index_url", "upload_url", "pip_conf", "pypirc", "uv_index", "poetry_source",
-    "ca_certificate", "container_name", "packages_volume", "disk_free",
+    "ca_certificate", "container_name", "packages_volume", "disk_free", "scrape_job",
 )  # fmt: skip
 
 
@@ -72,6 +73,7 @@ class PackageIndex(pulumi.ComponentResource):
     container_name: pulumi.Output[str]
     packages_volume: pulumi.Output[str]
     disk_free: pulumi.Output[str]
+    scrape_job: pulumi.Output[str]
 
     def __init__(self, name: str, args: PackageIndexArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("pypiserver:index:PackageIndex", name, None, opts)
@@ -126,6 +128,10 @@ class PackageIndex(pulumi.ComponentResource):
         self.ca_certificate = declare_ca_output(scope, settings.front, front, health)
 
         self._client_outputs(settings.front)
+        metrics_user = next(iter(settings.access.metrics_users), None)
+        self.scrape_job = pulumi.Output.from_input(
+            render_scrape_job(settings.front.public_url, settings.front.tls == "internal", metrics_user)
+        )
         self.container_name = backend.container.name
         self.packages_volume = store.packages.name
         self.register_outputs({name: getattr(self, name) for name in OUTPUTS})

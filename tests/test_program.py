@@ -519,6 +519,27 @@ def test_readers_may_list_and_download_and_only_uploaders_may_upload():
     assert "ci $2b$" in read and "alice $2b$" in read
 
 
+def test_the_metrics_user_may_only_scrape_and_only_it_may():
+    users = {**PASSWORDS, "prom": "prom-password-5c3e1a9b7d"}
+    d = deploy("staging", users=users, metricsUsers=["prom"])
+    caddyfile = reveal(d.named("pypi-caddyfile").inputs["stdin"])
+    scrape = [
+        caddyfile.split(f"handle @{name} {{", 1)[1].split("\t}\n", 1)[0] for name in ("caddy_metrics", "index_metrics")
+    ]
+    for route in scrape:
+        assert "prom $2b$" in route and "ci $2b$" not in route and "alice $2b$" not in route
+    rest = caddyfile.split("handle @index_metrics {", 1)[1].split("\n\t}\n", 1)[1]
+    assert "prom $2b$" not in rest and "ci $2b$" in rest, "no other route knows the metrics user"
+    htpasswd = reveal(d.named("pypi-htpasswd").inputs["stdin"])
+    assert "prom" not in htpasswd and "ci:" in htpasswd, "not an uploader, by default"
+    assert "\tmetrics\n}" in caddyfile.split("\n\n", 1)[0] + "\n", "Caddy's HTTP metrics on (the global option)"
+    job = d.exports["scrapeJob"]
+    assert "username: prom" in job and "password_file: /etc/prometheus/pypi-index-metrics.password" in job
+    assert "prom-password" not in job and not d.secret_exports
+    without = reveal(deploy("staging").named("pypi-caddyfile").inputs["stdin"])
+    assert "metrics" not in without, "no metrics users: no route, and no instrumentation on the request path"
+
+
 def test_yanked_releases_reach_the_pages_volume_as_config_says():
     d = deploy("staging", yanked=["Team_Tool==1.2.0: broken wheel"])
     step = d.named("pypi-yanked")

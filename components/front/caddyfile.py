@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from ..settings.access import AccessSettings
 from . import routes
 from .layout import CERT_FILE, KEY_FILE
+from .metrics_routes import global_option, metrics_routes
 from .settings import FrontSettings
 
 # The access log: the journal (the container's stderr), and only uploads and removals (the benchmark
@@ -21,25 +22,30 @@ def render_caddyfile(
     settings: FrontSettings, access: AccessSettings, fallback_url: str | None, hashes: Mapping[str, str]
 ) -> str:
     """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them);
-    `fallback_url` is pypiserver's, which the front server follows the same way for unknown projects."""
+    `fallback_url` is pypiserver's, which the front server follows the same way for unknown projects.
+    The metrics users may scrape and nothing else: the other routes know only the readers."""
     protect = set(access.authenticate)
+    scrapers = {name: hashes[name] for name in access.metrics_users}
+    readers = {name: hashes[name] for name in access.readers}
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
     lines = [
         "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
         *_certificate_note(settings),
         "{",
         *_global_options(settings),
+        *global_option(scrapers),
         "}",
         "",
         f"{site} {{",
         *_site_settings(settings),
         *routes.health_route(),
-        *routes.file_routes(hashes, "download" in protect),
-        *routes.redirects(hashes, "list" in protect),
-        *routes.page_routes(hashes, "list" in protect),
-        *routes.unknown_pages(fallback_url, hashes, "list" in protect),
+        *metrics_routes(scrapers),
+        *routes.file_routes(readers, "download" in protect),
+        *routes.redirects(readers, "list" in protect),
+        *routes.page_routes(readers, "list" in protect),
+        *routes.unknown_pages(fallback_url, readers, "list" in protect),
         "",
-        *routes.backend_route(settings.max_upload_mb, access.uploaders, hashes, protect),
+        *routes.backend_route(settings.max_upload_mb, access.uploaders, readers, protect),
         "}",
     ]
     if settings.http_port:

@@ -31,11 +31,14 @@ class DiskWatch:
         self.output = output
         self.upload_limit = upload_limit
         self.paused: bool | None = None
+        self.free = self.total = 0
+        """The last reading, in bytes (the indexer's metrics report it)."""
 
     def check(self) -> bool:
         """Pause or resume uploads (the front server answers 507 while the flag file exists)."""
         st = os.statvfs(self.packages)
-        paused, text = index_rules.disk_report(st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize, self.upload_limit)
+        self.free, self.total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
+        paused, text = index_rules.disk_report(self.free, self.total, self.upload_limit)
         flag = os.path.join(self.output, PAUSED_FLAG)
         fs.write_text(os.path.join(self.output, DISK_REPORT), ("uploads paused: " if paused else "") + text + "\n")
         fs.write_text(os.path.join(self.output, WRITER_MARK), socket.gethostname() + "\n")

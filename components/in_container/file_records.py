@@ -160,6 +160,11 @@ class FileRecords(Mapping[str, dict]):
     def __len__(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM files").fetchone()[0])
 
+    def totals(self) -> tuple[int, int]:
+        """(files, bytes) the record lists."""
+        files, size = self.db.execute("SELECT count(*), coalesce(sum(size), 0) FROM files").fetchone()
+        return int(files), int(size)
+
     def of_project(self, project: str) -> dict[str, dict]:
         query = "SELECT name, size, mtime_ns, sha256, metadata_sha256, requires_python FROM files WHERE project = ?"
         return {row[0]: dict(zip(COLUMNS, row[1:], strict=True)) for row in self.db.execute(query, (project,))}

@@ -25,7 +25,7 @@ MAX_PASSWORD_BYTES = 72
 MIN_ROUNDS, MAX_ROUNDS = 4, 14
 
 # The keys read only when someone logs in (besides users and authenticate).
-USER_KEYS = ("uploaders", "bcryptRounds")
+USER_KEYS = ("uploaders", "metricsUsers", "bcryptRounds")
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,15 @@ class AccessSettings:
     users: Mapping[str, str] = field(repr=False)
     """User name -> password (secret: never printed)."""
     uploaders: tuple[str, ...]
-    """The users who may upload (every user, unless the config names some); the others only read."""
+    """The users who may upload (every user but the metrics users, unless the config names some)."""
     bcrypt_rounds: int
+    metrics_users: tuple[str, ...] = ()
+    """The users who may scrape the metrics, and do nothing else (no list, download or upload)."""
+
+    @property
+    def readers(self) -> tuple[str, ...]:
+        """The users who may list and download: every user but the metrics users."""
+        return tuple(name for name in sorted(self.users) if name not in self.metrics_users)
 
 
 def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str]:
@@ -78,19 +85,42 @@ def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str
     return users
 
 
-def _parse_uploaders(values: Mapping[str, Any], users: Mapping[str, str]) -> tuple[str, ...]:
-    """`uploaders`: who may upload; [] (the default) means every user. Sorted, so order is no change."""
-    if not users:
-        return ()  # nobody logs in: `uploaders` does nothing, and ONLY_USED_WITH says so
-    raw = read_list(values, "uploaders", [])
+def _user_names(values: Mapping[str, Any], key: str, users: Mapping[str, str], empty: str) -> list[str]:
+    raw = read_list(values, key, [])
     for name in raw:
         if not isinstance(name, str) or name not in users:
             raise ConfigError(
-                "uploaders",
+                key,
                 show(name),
-                f"uploaders are names from users ({', '.join(sorted(users)) or 'none configured'}); [] lets every user upload",
+                f"{key} are names from users ({', '.join(sorted(users)) or 'none configured'}); {empty}",
             )
-    return tuple(sorted(set(raw))) if raw else tuple(sorted(users))
+    return raw
+
+
+def _parse_metrics_users(values: Mapping[str, Any], users: Mapping[str, str]) -> tuple[str, ...]:
+    """`metricsUsers`: the credentials a Prometheus scrapes with, which may do nothing else."""
+    if not users:
+        return ()
+    metrics = tuple(sorted(set(_user_names(values, "metricsUsers", users, "[] (the default) for none"))))
+    if metrics and set(metrics) == set(users):
+        raise ConfigError(
+            "metricsUsers", show(list(metrics)), "every user would only scrape: add a user who may use the index"
+        )
+    return metrics
+
+
+def _parse_uploaders(values: Mapping[str, Any], users: Mapping[str, str], metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """`uploaders`: who may upload; [] (the default) means every user but the metrics users. Sorted,
+    so order is no change."""
+    if not users:
+        return ()  # nobody logs in: `uploaders` does nothing, and ONLY_USED_WITH says so
+    raw = _user_names(values, "uploaders", users, "[] lets every user upload")
+    for name in raw:
+        if name in metrics:
+            raise ConfigError(
+                "uploaders", show(name), "a metrics user (metricsUsers) may only scrape: use another user to upload"
+            )
+    return tuple(sorted(set(raw))) if raw else tuple(sorted(set(users) - set(metrics)))
 
 
 def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
@@ -124,9 +154,11 @@ def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool
         )
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", show(list(authenticate)), "production protects update, download and list")
+    metrics = _parse_metrics_users(values, users)
     return AccessSettings(
         authenticate,
         users,
-        _parse_uploaders(values, users),
+        _parse_uploaders(values, users, metrics),
         read_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
+        metrics,
     )

@@ -85,11 +85,13 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
     unpack_programs(program_files.archive(), folder)
     delivered = [
         "disk_watch.py",
+        "exposition.py",
         "file_reading.py",
         "file_records.py",
         "folder_watch.py",
         "fs.py",
         "gunicorn.conf.py",
+        "index_metrics.py",
         "index_rules.py",
         "page_tree.py",
         "simple_pages.py",

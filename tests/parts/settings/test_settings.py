@@ -28,6 +28,15 @@ BAD = [
     ("production", remote(authenticate=["update"]), "authenticate", "production protects update, download and list"),
     ("staging", remote(bcryptRounds="3"), "bcryptRounds", "from 4 to 14"),
     ("staging", remote(bcryptRounds="20"), "bcryptRounds", "from 4 to 14"),
+    ("staging", remote(metricsUsers=["prom"]), "metricsUsers", "metricsUsers are names from users (ci)"),
+    ("staging", remote(metricsUsers=5), "metricsUsers", "expected a list"),
+    ("staging", remote(metricsUsers=["ci"]), "metricsUsers", "add a user who may use the index"),
+    (
+        "staging",
+        remote(users={"ci": PASSWORD, "prom": PASSWORD}, metricsUsers=["prom"], uploaders=["ci", "prom"]),
+        "uploaders",
+        "a metrics user (metricsUsers) may only scrape",
+    ),
 ]
 
 
@@ -117,6 +126,15 @@ def test_uploaders_default_to_every_user_and_are_a_subset():
     assert parse(remote(users=two, uploaders='["ci"]'), "staging", SECRETS).access.uploaders == ("ci",)
 
 
+def test_metrics_users_may_only_scrape():
+    three = {"ci": PASSWORD, "alice": PASSWORD, "prom": PASSWORD}
+    access = parse(remote(users=three, metricsUsers=["prom"]), "staging", SECRETS).access
+    assert access.metrics_users == ("prom",)
+    assert access.uploaders == ("alice", "ci"), "every user but the metrics users, by default"
+    assert access.readers == ("alice", "ci")
+    assert parse(remote(users=three), "staging", SECRETS).access.readers == ("alice", "ci", "prom")
+
+
 # A valid value, other than its default, for every key that only some configurations read.
 ONLY_SOMETIMES = {
     "acmeEmail": "ops@example.com",
@@ -130,6 +148,7 @@ ONLY_SOMETIMES = {
     "sshPrivateKey": BACKUP_KEY,
     "dockerHost": "unix:///run/docker.sock",
     "uploaders": ["ci"],
+    "metricsUsers": ["ci"],
     "bcryptRounds": 12,
     "authVolume": "index-auth",
     "backupPassword": "restic repository passphrase",
