@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 
 from ..scope import Scope
-from . import backup_scripts
+from . import backup_scripts, backup_units
 from .backup_settings import BackupSettings
 from .labels import FRONT_DATA_ROLE, PACKAGES_ROLE
 from .volumes import Store, front_data_volume
@@ -70,8 +70,8 @@ def declare_backup(scope: Scope, backup: BackupSettings, packages_volume: str, s
         )
     schedule = scope.step(
         "backup-units",
-        backup_scripts.install(backup, volumes),
+        backup_units.install(backup, volumes),
         depends_on=[repository, *ready],
-        delete=backup_scripts.uninstall(),
+        delete=backup_units.uninstall(),
     )
     return Backup(ready, schedule)

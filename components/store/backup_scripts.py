@@ -22,6 +22,8 @@ STATUS_FILE = f"{STATE_DIR}/backup-status"
 PROGRAM = "/usr/local/lib/pypi-index/backup"
 STATUS_PROGRAM = "/usr/local/bin/pypi-index-backup-status"
 SERVICE = "pypiserver-backup"
+SOON = f"{SERVICE}-soon"  # the units that back up soon after a change to the store (backup_units.py)
+SOON_SECONDS = 30
 # How the timer is switched on (install): the policy pack's backups-scheduled rule looks for this text.
 ENABLE_TIMER = f"systemctl enable --now {SERVICE}.timer"
 CACHE_VOLUME = "pypiserver-backup-cache"
@@ -143,6 +145,18 @@ mkdir -p {shlex.quote(STATE_DIR)}
 printf 'last good backup %s epoch %s snapshot %s verified\\n' "$(date -u -d "@$started" +%Y-%m-%dT%H:%M:%SZ)" "$started" "${{snapshot:-?}}" > {tmp}
 mv -f {tmp} {status}
 cat {status}
+{rearm(volumes[PACKAGES_ROLE])}"""
+
+
+def rearm(packages_volume: str) -> str:
+    """After a good run: a file the store gained or changed while it ran may have missed its snapshot,
+    and the units could not ask for it then (backup_units.py): arm the soon timer again."""
+    volume = shlex.quote(packages_volume)
+    return f"""store=$(docker volume inspect --format '{{{{.Mountpoint}}}}' {volume})
+if [ -n "$(find "$store" -maxdepth 1 -newermt "@$started" -print -quit)" ]; then
+  echo "the store changed during this backup: another one in {SOON_SECONDS} s"
+  systemctl start --no-block {SOON}.timer
+fi
 """
 
 
@@ -226,66 +240,4 @@ def calendar_check(key: str, expression: str) -> str:
     "OnCalendar time: $problem (see systemd.time(7))" >&2
   exit 1
 fi
-"""
-
-
-def service_unit(program: str = PROGRAM) -> str:
-    return f"""\
-[Unit]
-Description=pypi-index backup (restic): the packages and the front server's CA, off the host
-Requires=docker.service
-After=docker.service network-online.target
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-ExecStart={program}
-"""
-
-
-def timer_unit(schedule: str) -> str:
-    return f"""\
-[Unit]
-Description=pypi-index backups on schedule ({schedule})
-
-[Timer]
-OnCalendar={schedule}
-Persistent=true
-RandomizedDelaySec=60
-
-[Install]
-WantedBy=timers.target
-"""
-
-
-def install(backup: BackupSettings, volumes: Mapping[str, str]) -> str:
-    """Install the programs and units, enable the timer. Never runs a backup itself."""
-    files = {
-        PROGRAM: (backup_program(backup, volumes), "0755"),
-        STATUS_PROGRAM: (status_program(), "0755"),
-        f"/etc/systemd/system/{SERVICE}.service": (service_unit(), "0644"),
-        f"/etc/systemd/system/{SERVICE}.timer": (timer_unit(backup.schedule), "0644"),
-    }
-    parts = [
-        "set -eu",
-        "tmp=$(mktemp)",
-        "trap 'rm -f \"$tmp\"' EXIT",
-        "sudo -n install -d -m 0755 /usr/local/lib/pypi-index",
-    ]
-    for path, (text, mode) in files.items():
-        parts += [f"cat > \"$tmp\" <<'FILE'\n{text}FILE", f'sudo -n install -m {mode} -o root -g root "$tmp" {path}']
-    parts += [
-        "sudo -n systemctl daemon-reload",
-        f"sudo -n {ENABLE_TIMER}",
-        f'echo "{SERVICE}.timer: $(systemctl show -p NextElapseUSecRealtime --value {SERVICE}.timer)"',
-    ]
-    return "\n".join(parts) + "\n"
-
-
-def uninstall() -> str:
-    return f"""set -eu
-sudo -n systemctl disable --now {SERVICE}.timer 2>/dev/null || true
-sudo -n rm -f /etc/systemd/system/{SERVICE}.service /etc/systemd/system/{SERVICE}.timer {PROGRAM} {STATUS_PROGRAM}
-sudo -n systemctl daemon-reload
-echo "backup units removed (the repository is kept)"
 """

@@ -11,7 +11,7 @@ import pytest
 
 from components.host import scripts as host_scripts
 from components.settings import ConfigError, parse
-from components.store import backup_scripts
+from components.store import backup_scripts, backup_units
 from deployments import REMOTE_OVERRIDES
 from index_client import BIN
 from recorded import stack_config
@@ -41,11 +41,17 @@ def test_backup_units_pass_systemd_analyze_verify(tmp_path):
     program = tmp_path / "backup"
     program.write_text("#!/bin/sh\n")
     program.chmod(0o755)
-    (tmp_path / "pypiserver-backup.service").write_text(backup_scripts.service_unit(str(program)))
-    (tmp_path / "pypiserver-backup.timer").write_text(backup_scripts.timer_unit(BACKUP.schedule))
+    (tmp_path / "pypiserver-backup.service").write_text(backup_units.service_unit(str(program)))
+    (tmp_path / "pypiserver-backup.timer").write_text(backup_units.timer_unit(BACKUP.schedule))
+    store = tmp_path / "store"
+    store.mkdir()
+    (tmp_path / "pypiserver-backup-soon.path").write_text(backup_units.soon_path_unit(str(store)))
+    (tmp_path / "pypiserver-backup-soon.timer").write_text(backup_units.soon_timer_unit())
+    (tmp_path / "pypiserver-backup-soon.service").write_text(backup_units.soon_service_unit())
     analyze = shutil.which("systemd-analyze")
     assert analyze
-    for unit in ("pypiserver-backup.service", "pypiserver-backup.timer"):
+    units = ("pypiserver-backup.service", "pypiserver-backup.timer")
+    for unit in (*units, *(f"pypiserver-backup-soon.{kind}" for kind in ("path", "timer", "service"))):
         result = subprocess.run([analyze, "verify", str(tmp_path / unit)], capture_output=True, text=True, cwd=tmp_path)
         assert result.returncode == 0 and not (result.stdout + result.stderr).strip(), result.stdout + result.stderr
 
@@ -79,7 +85,7 @@ def test_every_schedule_systemd_accepts_is_accepted_end_to_end(schedule):
     assert analyze and subprocess.run([analyze, "calendar", schedule], capture_output=True).returncode == 0
     assert _schedule(schedule) == schedule, f"{schedule!r}: systemd accepts it, so must the settings"
     assert _host_check(schedule).returncode == 0
-    assert f"OnCalendar={schedule}\n" in backup_scripts.timer_unit(schedule)
+    assert f"OnCalendar={schedule}\n" in backup_units.timer_unit(schedule)
 
 
 @pytest.mark.parametrize("schedule", ["Mon..Fri *-*-* 25:00", "every day", "daily-ish", "*-13-01 00:00"])
