@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pulumi.automation import OpType
+
 from engine import RealStack, project_copy
 from recorded import ROOT
 
@@ -116,4 +118,5 @@ def test_a_stack_deployed_before_the_components_previews_no_change(target_host, 
         planned = sorted((s.type, s.name, s.op) for s in after.planned_steps())
         assert planned == sorted(CHANGED_SINCE_COMPONENTS), f"a stack from {BEFORE_COMPONENTS[:7]}: {planned}"
         changes = after.up().summary.resource_changes or {}
-        assert set(changes) <= {"create", "same"} and changes.get("create") == len(planned), changes
+        assert set(changes) <= {OpType.CREATE, OpType.SAME}, changes
+        assert changes.get(OpType.CREATE) == len(planned), changes
