@@ -44,7 +44,7 @@ def backed_up_since(host: TestHost, moment: float) -> bool:
     """A good backup began after `moment` (the record's epoch is its start; host and test share a clock)."""
     record = host.ssh("sudo -n cat /var/lib/pypi-index/backup-status", check=False).stdout
     match = re.search(r" epoch (\d+) ", record)
-    return bool(match) and int(match.group(1)) >= int(moment)
+    return match is not None and int(match.group(1)) >= int(moment)
 
 
 def sha256(path: Path) -> str:
