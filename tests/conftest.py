@@ -26,9 +26,11 @@ def production() -> Deployment:
 def pytest_terminal_summary(terminalreporter):
     """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
     from tests.host.commands import FIGURES
+    from tests.support.metrics_tally import METRICS
     from tests.support.readme_commands import TALLY
 
-    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else [])]
+    metrics = METRICS.line()
+    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else []), *([metrics] if metrics else [])]
     if lines:
         terminalreporter.section("pypi-index figures")
         for line in lines:
