@@ -19,6 +19,8 @@ the few things it needs, by name:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
@@ -45,7 +47,7 @@ from .settings import Settings
 from .store import backup
 from .store.backup import Backup, BackupArgs
 from .store.mounts import INDEX_DIR
-from .store.volumes import declare_store
+from .store.volumes import Store, declare_store
 from .supervision.resources import declare_health_gate, declare_units, disk_line
 from .supervision.scripts import IndexerReading
 from .users import declare_hashes
@@ -82,36 +84,14 @@ class PackageIndex(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[target.docker]))
         super().__init__("pypiserver:index:PackageIndex", name, None, opts)
         scope = Scope(name, settings.container_name, target, self)
-        access = settings.access
-        hashes = declare_hashes(access, settings.stack)
+        hashes = declare_hashes(settings.access, settings.stack)
         store = declare_store(scope, settings.store)
         # Backups (a remote host only); a restore fills the empty store before any container starts.
-        backup_settings = settings.store.backup
+        backup = settings.store.backup
         restored = (
-            Backup(scope, BackupArgs(backup_settings, store.names, [store.packages, store.front_data])).ready
-            if backup_settings
-            else []
+            Backup(scope, BackupArgs(backup, store.names, [store.packages, store.front_data])).ready if backup else []
         )
-        credentials = (
-            Credentials(
-                access.authenticate,
-                # pypiserver checks uploads itself, so its file names only the users who may upload.
-                hashes.apply(lambda h: render_htpasswd({u: h[u] for u in access.uploaders})),
-                settings.store.auth_volume,
-            )
-            if access.authenticate
-            else None
-        )
-        server = Pypiserver(
-            scope,
-            PypiserverArgs(
-                settings.pypiserver,
-                store.packages,
-                credentials,
-                settings.supervision.health_timeout_seconds,
-                after=restored,
-            ),
-        )
+        server = Pypiserver(scope, _pypiserver_args(settings, store, hashes, restored))
         indexer = Indexer(
             scope,
             IndexerArgs(
@@ -129,7 +109,7 @@ class PackageIndex(pulumi.ComponentResource):
             scope,
             FrontArgs(
                 settings.front,
-                access,
+                settings.access,
                 hashes,
                 settings.pypiserver.fallback_url,
                 store.packages,
@@ -171,6 +151,25 @@ class PackageIndex(pulumi.ComponentResource):
         self.pypirc = pulumi.Output.from_input(render_pypirc(settings.public_url, tls_ca_file))
         self.uv_index = pulumi.Output.from_input(render_uv_index(settings.public_url, tls_ca_file))
         self.poetry_source = pulumi.Output.from_input(render_poetry_source(settings.public_url, tls_ca_file))
+
+
+def _pypiserver_args(
+    settings: Settings, store: Store, hashes: pulumi.Output[Mapping[str, str]], restored: list[pulumi.Resource]
+) -> PypiserverArgs:
+    access = settings.access
+    credentials = (
+        Credentials(
+            access.authenticate,
+            # pypiserver checks uploads itself, so its file names only the users who may upload.
+            hashes.apply(lambda h: render_htpasswd({u: h[u] for u in access.uploaders})),
+            settings.store.auth_volume,
+        )
+        if access.authenticate
+        else None
+    )
+    return PypiserverArgs(
+        settings.pypiserver, store.packages, credentials, settings.supervision.health_timeout_seconds, after=restored
+    )
 
 
 def _supervise(

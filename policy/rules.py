@@ -31,10 +31,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from access_rules import auth_protects_all_actions, ssh_host_key_pinned
-from container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
-from image_rules import image_pinned
-from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
 from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
@@ -44,8 +40,13 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from store_rules import backups_scheduled, package_volume_protected
-from subjects import Options, Subject, plain
+
+from policy.access_rules import auth_protects_all_actions, ssh_host_key_pinned
+from policy.container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
+from policy.image_rules import image_pinned
+from policy.program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
+from policy.store_rules import backups_scheduled, package_volume_protected
+from policy.subjects import Options, Subject, plain
 
 PACK_NAME = "pypi-index"
 

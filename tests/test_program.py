@@ -11,8 +11,8 @@ from pulumi.output import Unknown
 from components.pypiserver import programs as program_files
 from components.pypiserver.salt_key import SALT_KEY
 from components.supervision.systemd_unit import UNIT_DIR
-from deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, config_for, deploy
-from recorded import (
+from tests.support.deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, config_for, deploy
+from tests.support.recorded import (
     CONTAINER,
     DOCKER_PROVIDER,
     LOCAL_COMMAND,
@@ -25,7 +25,7 @@ from recorded import (
     run_program,
     stack_config,
 )
-from stack_values import HOST_KEY
+from tests.support.stack_values import HOST_KEY
 
 
 def ssh_opts(d: Deployment) -> list[str]:

@@ -9,15 +9,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from real_front import running_front
 
-from deployments import PASSWORDS, config_for
-from host.machine import free_port
-from index_client import http_get, make_wheel, upload
-from metrics_tally import METRICS
-from real_prometheus import api, eventually, query, running_prometheus, targets_up
-from real_pypiserver import running_deployed_index
-from recorded import reveal, run_program
+from tests.host.machine import free_port
+from tests.support.deployments import PASSWORDS, config_for
+from tests.support.index_client import http_get, make_wheel, upload
+from tests.support.metrics_tally import METRICS
+from tests.support.real_front import running_front
+from tests.support.real_prometheus import api, eventually, query, running_prometheus, targets_up
+from tests.support.real_pypiserver import running_deployed_index
+from tests.support.recorded import reveal, run_program
 
 SCRAPER, SCRAPER_PASSWORD = "prom", "prom-password-5c3e1a9b7d"
 UPLOADER, READER = "ci", "alice"

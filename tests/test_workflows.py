@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from components.host.scripts import PARALLEL
-from deployments import deploy
+from tests.support.deployments import deploy
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import time
 
-from index_client import make_wheel, upload
+from tests.support.index_client import make_wheel, upload
 
 from .commands import figure, wait_until
 from .conftest import BackupServer

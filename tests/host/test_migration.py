@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pulumi.automation import OpType
 
-from engine import RealStack, project_copy
-from recorded import ROOT
+from tests.support.engine import RealStack, project_copy
+from tests.support.recorded import ROOT
 
 from .deploys import Site, SshAgent, destroyed, engine_label, production_config
 

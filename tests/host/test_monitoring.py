@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from metrics_tally import METRICS
-from real_prometheus import alert_expressions, eventually, query, running_prometheus, targets_up
+from tests.support.metrics_tally import METRICS
+from tests.support.real_prometheus import alert_expressions, eventually, query, running_prometheus, targets_up
 
 from .commands import figure
 from .conftest import BackupServer

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deployments import deploy
-from policy_pack import findings
+from tests.support.deployments import deploy
+from tests.support.policy_pack import findings
 
 
 def test_production_passes_every_rule(production):

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE
 
-from deployments import PASSWORDS, REMOTE_OVERRIDES
-from policy_pack import (
+from tests.support.deployments import PASSWORDS, REMOTE_OVERRIDES
+from tests.support.policy_pack import (
     DOCKER_PROVIDER,
     NAMES,
     POLICY,
@@ -26,7 +26,7 @@ from policy_pack import (
     unpinned_connection,
     validate,
 )
-from recorded import SECRET_SIG, SIG_KEY, reveal
+from tests.support.recorded import SECRET_SIG, SIG_KEY, reveal
 
 SDK_CASES: dict[str, tuple[str, Callable[[dict[str, Any]], object]]] = {
     "image-pinned": ("pypi-image", lambda i: i.update(name="pypiserver/pypiserver:latest")),

@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from host.machine import free_port
-from recorded import ROOT
+from tests.host.machine import free_port
+from tests.support.recorded import ROOT
 
 RULES = ROOT / "monitoring" / "alerts.yml"
 
