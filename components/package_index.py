@@ -35,6 +35,7 @@ from .indexer.resources import declare_indexer, declare_yanked, indexer_name
 from .pypiserver.resources import Credentials, declare_pypiserver
 from .scope import Scope
 from .settings import Settings
+from .settings.ownership import access_file
 from .store.backup import declare_backup
 from .store.mounts import INDEX_DIR
 from .store.volumes import declare_store
@@ -93,9 +94,15 @@ class PackageIndex(pulumi.ComponentResource):
             else None
         )
         timeout = settings.supervision.health_timeout_seconds
-        backend = declare_pypiserver(scope, pypiserver, image, store, credentials, timeout, after=restored)
+        access = access_file(settings.access.owners, settings.access.uncovered)
+        backend = declare_pypiserver(scope, pypiserver, image, store, credentials, timeout, access, after=restored)
         indexer = declare_indexer(
-            scope, image, store, settings.front.max_upload_mb, after=[*restored, backend.programs, backend.canary]
+            scope,
+            image,
+            store,
+            settings.front.max_upload_mb,
+            backend.indexer_program,
+            after=[*restored, backend.programs, backend.canary],
         )
         declare_yanked(scope, settings.indexer, image, pypiserver.image.ref, store, after=[backend.canary])
         front = declare_front(scope, settings.front, store, args.caddyfile, backend.container, after=restored)

@@ -18,6 +18,7 @@ if _ROOT not in sys.path:
 
 from components.config_reading import DIGEST, RELEASE_NUMBER, image_key  # noqa: E402
 from components.front import settings as front  # noqa: E402
+from components.in_container.project_access import ACCESS_FILE  # noqa: E402
 from components.pypiserver import settings as pypiserver  # noqa: E402
 from components.settings import CONTAINER_NAME  # noqa: E402
 from components.settings.access import ACTIONS  # noqa: E402
@@ -36,6 +37,7 @@ IMAGES = (
 RELEASE_TAGS = (pypiserver.RELEASE_TAG, RELEASE_NUMBER)
 
 __all__ = [
+    "ACCESS_FILE",
     "ACTIONS",
     "CONTAINER_NAME",
     "DIGEST",

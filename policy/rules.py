@@ -1,6 +1,7 @@
 """The rules of the pypi-index policy pack, and how they become policies.
 
 The checks live by what they guard: image_rules.py, access_rules.py (passwords, SSH host keys),
+publish_rules.py (who may publish which project),
 store_rules.py (the package volume, backups), container_rules.py; subjects.py says what a rule sees
 and how it recognises the program's resources, by the facts program_facts.py imports from the program.
 
@@ -35,6 +36,7 @@ from access_rules import auth_protects_all_actions, ssh_host_key_pinned
 from container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
 from image_rules import image_pinned
 from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
+from publish_rules import ownership_declared
 from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
@@ -130,6 +132,12 @@ RULES: tuple[Rule, ...] = (
         "container-memory-limit",
         "Every container has a memory limit.",
         container_memory_limit,
+    ),
+    Rule(
+        "ownership-declared",
+        "Who may publish which project is declared (owners rules, or uncoveredProjects nobody), so an "
+        "uploader cannot publish another team's project. Advisory in production.json, off in staging.json.",
+        ownership_declared,
     ),
 )
 

@@ -16,7 +16,6 @@ import pulumi_docker as docker
 from .. import volume_files
 from ..in_container import static_index
 from ..pypiserver import args as server_args
-from ..pypiserver import programs as program_files
 from ..scope import Scope
 from ..store.mounts import INDEX_DIR, STORE_DIR
 from ..store.volumes import Store, pages_volume
@@ -49,9 +48,15 @@ def declare_yanked(
 
 
 def declare_indexer(
-    scope: Scope, image: docker.RemoteImage, store: Store, max_upload_mb: int, after: Sequence[pulumi.Resource] = ()
+    scope: Scope,
+    image: docker.RemoteImage,
+    store: Store,
+    max_upload_mb: int,
+    program: str,
+    after: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
-    """`max_upload_mb`: the largest upload the front server lets through; the indexer keeps room for one."""
+    """`max_upload_mb`: the largest upload the front server lets through; the indexer keeps room for one.
+    `program`: where the delivered programs put static_index.py (pypiserver's `indexer_program`)."""
     return scope.container(
         "indexer",
         128,
@@ -60,7 +65,7 @@ def declare_indexer(
         image=image.image_id,
         entrypoints=[
             "python3",
-            program_files.indexer_program(),
+            program,
             STORE_DIR,
             INDEX_DIR,
             # The largest upload the front server lets through, in bytes (Caddy's MB): uploads pause

@@ -52,6 +52,8 @@ class Pypiserver:
     """The new image and arguments, tried beside the running index: whatever runs the image waits for it."""
     programs: pulumi.Resource
     """The programs delivered into the hooks volume (program_files): the indexer runs one of them."""
+    indexer_program: str
+    """Where the indexer's program is in the hooks volume (in the folder the programs went into)."""
 
 
 def declare_pypiserver(
@@ -61,14 +63,16 @@ def declare_pypiserver(
     store: Store,
     credentials: Credentials | None,
     health_timeout_seconds: int,
+    access: str,
     after: Sequence[pulumi.Resource] = (),
 ) -> Pypiserver:
-    """`health_timeout_seconds`: how long the canary may take to answer healthy."""
+    """`health_timeout_seconds`: how long the canary may take to answer healthy; `access`, the text of
+    access.json (who may publish what), delivered with the programs."""
     mounts = [
         docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR),
         docker.ContainerMountArgs(type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True),
     ]
-    programs = declare_programs(scope, settings, image, store)
+    programs = declare_programs(scope, settings, image, store, access)
     prepared: list[pulumi.Resource] = [programs]
     if credentials is not None:
         assert store.auth is not None, "an htpasswd file needs the auth volume"
@@ -80,7 +84,7 @@ def declare_pypiserver(
         )
     authenticate = credentials.authenticate if credentials else ()
     command = server_args.run_args(settings, authenticate)
-    env = server_args.run_env(settings, program_files.gunicorn_config())
+    env = server_args.run_env(settings, program_files.gunicorn_config(access))
     canary = _declare_canary(
         scope,
         settings,
@@ -108,7 +112,7 @@ def declare_pypiserver(
         ),
         depends_on=[*prepared, *after, canary],
     )
-    return Pypiserver(image, container, canary, programs)
+    return Pypiserver(image, container, canary, programs, program_files.indexer_program(access))
 
 
 def _declare_htpasswd(
@@ -170,7 +174,7 @@ def _declare_canary(
 
 
 def declare_programs(
-    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, store: Store
+    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, store: Store, access: str
 ) -> pulumi.Resource:
     """The programs that run in the containers (gunicorn's configuration, the indexer), into the hooks
     volume as one folder named by their hash (program_files). The step keeps its first name: it
@@ -180,12 +184,12 @@ def declare_programs(
         volume_files.write_volume_folder(
             hooks_volume(scope),
             server_args.HOOKS_DIR,
-            program_files.digest(),
+            program_files.digest(access),
             settings.image.ref,
             program_files.KEEP,
         ),
         depends_on=[image, store.hooks],
-        stdin=program_files.archive(),
+        stdin=program_files.archive(access),
     )
 
 

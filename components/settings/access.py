@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reading import USER_NAME, ConfigError, read_int, read_list, show
+from . import ownership
 
 # pypiserver's actions, in its order.
 ACTIONS = ("update", "download", "list")
@@ -25,7 +26,7 @@ MAX_PASSWORD_BYTES = 72
 MIN_ROUNDS, MAX_ROUNDS = 4, 14
 
 # The keys read only when someone logs in (besides users and authenticate).
-USER_KEYS = ("uploaders", "bcryptRounds")
+USER_KEYS = ("uploaders", "bcryptRounds", *ownership.KEYS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class AccessSettings:
     uploaders: tuple[str, ...]
     """The users who may upload (every user, unless the config names some); the others only read."""
     bcrypt_rounds: int
+    owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Normalised project pattern -> the users who may publish the projects it matches (ownership.py)."""
+    uncovered: str = "uploaders"
+    """Who may publish a project no rule covers: `uploaders` (every user with the upload role) or `nobody`."""
 
 
 def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str]:
@@ -124,9 +129,12 @@ def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool
         )
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", show(list(authenticate)), "production protects update, download and list")
+    uploaders = _parse_uploaders(values, users)
     return AccessSettings(
         authenticate,
         users,
-        _parse_uploaders(values, users),
+        uploaders,
         read_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
+        {p: tuple(u) for p, u in ownership.parse_owners(values, users, uploaders, authenticate).items()},
+        ownership.parse_uncovered(values),
     )

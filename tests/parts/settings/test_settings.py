@@ -131,6 +131,8 @@ ONLY_SOMETIMES = {
     "dockerHost": "unix:///run/docker.sock",
     "uploaders": ["ci"],
     "bcryptRounds": 12,
+    "owners": ["team-*: ci"],
+    "uncoveredProjects": "nobody",
     "authVolume": "index-auth",
     "backupPassword": "restic repository passphrase",
     "backupSchedule": "daily",
