@@ -1,5 +1,7 @@
 """pypi-index: a private Python package index (pypiserver in Docker) on a host of your own."""
 
+import time
+
 import pulumi
 
 from components import settings
@@ -8,9 +10,13 @@ from components.host import target as host
 from components.package_index import PackageIndex, PackageIndexArgs
 from components.pypiserver.htpasswd import hash_users, render_htpasswd
 from components.pypiserver.salt_key import declare_salt_key
+from components.settings.expiry import expiry_warnings
 from components.store.backup_scripts import schedule_check
 
 config = settings.load()
+# A credential about to stop working: said at every preview, while there is time to renew it.
+for warning in expiry_warnings(config.access.expires, time.time()):
+    pulumi.log.warn(warning)
 backup = config.store.backup
 target = host.connect(
     config.host, config.stack, config.front.address, [schedule_check(backup.schedule)] if backup else []

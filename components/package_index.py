@@ -94,7 +94,7 @@ class PackageIndex(pulumi.ComponentResource):
             else None
         )
         timeout = settings.supervision.health_timeout_seconds
-        access = access_file(settings.access.owners, settings.access.uncovered)
+        access = access_file(settings.access.owners, settings.access.uncovered, settings.access.expires)
         backend = declare_pypiserver(scope, pypiserver, image, store, credentials, timeout, access, after=restored)
         indexer = declare_indexer(
             scope,

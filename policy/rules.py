@@ -36,7 +36,7 @@ from access_rules import auth_protects_all_actions, ssh_host_key_pinned
 from container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
 from image_rules import image_pinned
 from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
-from publish_rules import ownership_declared
+from publish_rules import ownership_declared, upload_credentials_expire
 from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
@@ -154,6 +154,12 @@ STACK_RULES: tuple[StackRule, ...] = (
         "(the backup timer is installed); production.json makes it mandatory, as the settings do.",
         backups_scheduled,
         next(rule.config for rule in RULES if rule.name == "package-volume-protected"),
+    ),
+    StackRule(
+        "upload-credentials-expire",
+        "Every user who may upload has an expiry (expires), so a credential nobody renews stops working. "
+        "Advisory in production.json, off in staging.json.",
+        upload_credentials_expire,
     ),
 )
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from ..settings.access import AccessSettings
 from . import routes
 from .layout import CERT_FILE, KEY_FILE
+from .logins import Logins
 from .settings import FrontSettings
 
 # The access log: the journal (the container's stderr), and only uploads and removals (the benchmark
@@ -23,6 +24,7 @@ def render_caddyfile(
     """The whole Caddyfile. `hashes` are the users' bcrypt hashes (the text is secret because of them);
     `fallback_url` is pypiserver's, which the front server follows the same way for unknown projects."""
     protect = set(access.authenticate)
+    logins = Logins(hashes, access.expires)
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
     lines = [
         "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
@@ -34,12 +36,12 @@ def render_caddyfile(
         f"{site} {{",
         *_site_settings(settings),
         *routes.health_route(),
-        *routes.file_routes(hashes, "download" in protect),
-        *routes.redirects(hashes, "list" in protect),
-        *routes.page_routes(hashes, "list" in protect),
-        *routes.unknown_pages(fallback_url, hashes, "list" in protect),
+        *routes.file_routes(logins, "download" in protect),
+        *routes.redirects(logins, "list" in protect),
+        *routes.page_routes(logins, "list" in protect),
+        *routes.unknown_pages(fallback_url, logins, "list" in protect),
         "",
-        *routes.backend_route(settings.max_upload_mb, access.uploaders, hashes, protect),
+        *routes.backend_route(settings.max_upload_mb, access.uploaders, logins, protect),
         "}",
     ]
     if settings.http_port:

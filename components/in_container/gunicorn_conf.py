@@ -162,6 +162,9 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs, acces
             # Parsed once: bottle caches the forms and files in the environ, and pypiserver reuses them.
             request = BaseRequest(environ)
             content = request.files.get("content") if request.forms.get(":action") == "file_upload" else None
+            expired = access.expired(user_of(environ.get("HTTP_AUTHORIZATION")), time.time())
+            if expired:
+                return _refuse(environ, start_response, ("401 Unauthorized", expired), None)
             filename = getattr(content, "raw_filename", None)
             if filename:
                 # Listed only when the store may hold this release already, to name the other file.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 ACCESS_FILE = "access.json"
 UNCOVERED = ("uploaders", "nobody")
@@ -49,11 +50,24 @@ def _regex(pattern: str) -> re.Pattern[str]:
 class ProjectAccess:
     # A plain class: gunicorn_conf.py loads this module by path, outside sys.modules, where a
     # dataclass cannot resolve its own annotations (dataclasses._is_type).
-    def __init__(self, owners: tuple[tuple[str, tuple[str, ...]], ...], uncovered: str):
+    def __init__(
+        self, owners: tuple[tuple[str, tuple[str, ...]], ...], uncovered: str, expires: dict[str, int] | None = None
+    ):
         self.owners = owners
         """(normalised pattern, the users it grants), in the config's order."""
         self.uncovered = uncovered
         self._compiled = [(_regex(p), p, users) for p, users in owners]
+        self.expires = expires or {}
+        """User -> the Unix time their credential stops working (the stack's `expires`)."""
+
+    def expired(self, user: str, now: float) -> str | None:
+        """Why `user`'s credential no longer works at `now`, or None: the front server refuses it too
+        (front/logins.py); the guard's own check holds for a request that reaches pypiserver directly."""
+        when = self.expires.get(user)
+        if when is None or now < when:
+            return None
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+        return f"the credential of {user!r} expired at {stamp}"
 
     def owners_of(self, project: str) -> tuple[list[str], tuple[str, ...]] | None:
         """(the patterns that cover `project`, the users they grant together), or None if none does."""
@@ -79,17 +93,19 @@ class ProjectAccess:
         return f"user {user!r} may not {action} project {project!r}: {' and '.join(patterns)} may be published by {granted} only"
 
 
-def render(owners: dict[str, list[str]], uncovered: str) -> str:
+def render(owners: dict[str, list[str]], uncovered: str, expires: dict[str, int] | None = None) -> str:
     """access.json: the same text for the same rules (their order kept: it is the config's)."""
     rules = [[normal_pattern(p), sorted(set(users))] for p, users in owners.items()]
-    return json.dumps({"owners": rules, "uncovered": uncovered}, sort_keys=True, indent=1) + "\n"
+    data = {"owners": rules, "uncovered": uncovered, "expires": dict(sorted((expires or {}).items()))}
+    return json.dumps(data, sort_keys=True, indent=1) + "\n"
 
 
 def parse(text: str) -> ProjectAccess:
     data = json.loads(text)
     if data.get("uncovered") not in UNCOVERED:
         raise ValueError(f"{ACCESS_FILE}: uncovered must be one of {UNCOVERED}")
-    return ProjectAccess(tuple((p, tuple(users)) for p, users in data["owners"]), data["uncovered"])
+    owners = tuple((p, tuple(users)) for p, users in data["owners"])
+    return ProjectAccess(owners, data["uncovered"], {u: int(t) for u, t in data.get("expires", {}).items()})
 
 
 def load(path: str) -> ProjectAccess:

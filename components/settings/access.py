@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reading import USER_NAME, ConfigError, read_int, read_list, show
-from . import ownership
+from . import expiry, ownership
 
 # pypiserver's actions, in its order.
 ACTIONS = ("update", "download", "list")
@@ -26,7 +26,7 @@ MAX_PASSWORD_BYTES = 72
 MIN_ROUNDS, MAX_ROUNDS = 4, 14
 
 # The keys read only when someone logs in (besides users and authenticate).
-USER_KEYS = ("uploaders", "bcryptRounds", *ownership.KEYS)
+USER_KEYS = ("uploaders", "bcryptRounds", *ownership.KEYS, *expiry.KEYS)
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class AccessSettings:
     """Normalised project pattern -> the users who may publish the projects it matches (ownership.py)."""
     uncovered: str = "uploaders"
     """Who may publish a project no rule covers: `uploaders` (every user with the upload role) or `nobody`."""
+    expires: Mapping[str, int] = field(default_factory=dict)
+    """User -> the Unix time their credential stops working (expiry.py); users without one never expire."""
 
 
 def _parse_users(values: Mapping[str, Any], users_secret: bool) -> dict[str, str]:
@@ -112,8 +114,9 @@ def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(a for a in ACTIONS if a in actions)
 
 
-def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool) -> AccessSettings:
-    """What is protected, the users and their passwords, who may upload, consistent with each other."""
+def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool, now: float) -> AccessSettings:
+    """What is protected, the users and their passwords, who may upload, consistent with each other.
+    `now`: the time expiries are checked against (one in the past is refused)."""
     authenticate = _parse_authenticate(values)
     users = _parse_users(values, users_secret)
     if authenticate and not users:
@@ -137,4 +140,5 @@ def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool
         read_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
         {p: tuple(u) for p, u in ownership.parse_owners(values, users, uploaders, authenticate).items()},
         ownership.parse_uncovered(values),
+        expiry.parse_expires(values, users, now),
     )

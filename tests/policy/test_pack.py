@@ -26,7 +26,7 @@ from policy_pack import (
 )
 from recorded import ROOT
 
-ADVICE = ("ownership-declared",)
+ADVICE = ("ownership-declared", "upload-credentials-expire")
 
 
 @pytest.mark.parametrize(("config_file", "level"), [("production.json", "mandatory"), ("staging.json", "advisory")])
@@ -56,7 +56,7 @@ def test_production_requires_digests_and_staging_does_not():
 
 
 def test_policies_are_named_uniquely_and_described():
-    assert len(NAMES) == len(set(NAMES)) == 9
+    assert len(NAMES) == len(set(NAMES)) == 10
     for policy in rules.POLICIES:
         assert policy.description and policy.enforcement_level is None, "the pack's default or the config decides"
 
@@ -85,7 +85,7 @@ def test_rules_import_without_starting_a_server_or_the_providers_sdks():
         timeout=120,
         check=False,
     )
-    assert result.returncode == 0 and result.stdout == "9\n", result.stderr[-2000:]
+    assert result.returncode == 0 and result.stdout == "10\n", result.stderr[-2000:]
 
 
 def test_pack_project_and_requirements():

@@ -51,7 +51,8 @@ def test_every_policy_has_an_sdk_case():
 @pytest.fixture(scope="module")
 def declared(production):
     """Production that also declares who may publish what (the one policy production is only advised on)."""
-    return deploy("production", **PINNED, owners=["*: ci"], uncoveredProjects="nobody")
+    expires = ["ci: 2099-06-30T00:00:00Z", "alice: 2099-06-30T00:00:00Z"]
+    return deploy("production", **PINNED, owners=["*: ci"], uncoveredProjects="nobody", expires=expires)
 
 
 @pytest.mark.parametrize("policy", RESOURCE_NAMES)

@@ -103,6 +103,8 @@ def findings(d: Deployment, config_file: str | None) -> dict[tuple[str, str], li
             if messages:
                 found[(rule.name, reg.name)] = messages
     for stack_rule in rules.STACK_RULES:
+        if config[stack_rule.name][0] == "disabled":
+            continue
         messages = stack_rule.check(stack_resources(d), config[stack_rule.name][1])
         if messages:
             found[(stack_rule.name, "stack")] = messages

@@ -40,6 +40,16 @@ class AccessStack:
     def get(self, path: str, user: str | None = None) -> Response:
         return http_get(f"{self.front.url}{path}", user, TEAM.get(user or ""), ca=self.front.ca)
 
+    def listed(self, project: str, user: str, timeout: float = 10) -> bool:
+        """Whether `project`'s page is served to `user` within `timeout` (the indexer writes it moments
+        after the upload is answered)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.get(f"/simple/{project}/", user).status == 200:
+                return True
+            time.sleep(0.1)
+        return False
+
     def upload(self, user: str, wheel: Path) -> Response:
         return upload(self.upload_url, wheel, user, TEAM.get(user, "not-a-user-password"), ca=self.front.ca)
 

@@ -133,6 +133,7 @@ ONLY_SOMETIMES = {
     "bcryptRounds": 12,
     "owners": ["team-*: ci"],
     "uncoveredProjects": "nobody",
+    "expires": ["ci: 2099-01-01T00:00:00Z"],
     "authVolume": "index-auth",
     "backupPassword": "restic repository passphrase",
     "backupSchedule": "daily",
