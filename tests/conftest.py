@@ -33,9 +33,11 @@ def production() -> Deployment:
 def pytest_terminal_summary(terminalreporter):
     """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
     from host.commands import FIGURES
+    from metrics_tally import METRICS
     from readme_commands import TALLY
 
-    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else [])]
+    metrics = METRICS.line()
+    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else []), *([metrics] if metrics else [])]
     if lines:
         terminalreporter.section("pypi-index figures")
         for line in lines:
