@@ -34,7 +34,12 @@ up: policy/venv ## pulumi up STACK=dev|staging|production (asks before it change
 	$(NEED_STACK)$(ENGINE) pulumi up --stack $(STACK) $(PARALLEL) $(POLICY)
 # The policy pack's own environment: without it, `pulumi preview --policy-pack policy` waits forever
 # (seen with the real engine) instead of saying what is missing.
-policy/venv: policy/requirements.txt
-	python3 -m venv policy/venv && policy/venv/bin/pip install -q -r policy/requirements.txt && touch policy/venv
+# The pack imports the program's facts (policy/program_facts.py) and its own modules by their full names
+# from the repository root, as everything here does: a path file puts the root on the environment's path.
+# Remade when this file changes, so an environment made before the path file was written gets it.
+policy/venv: policy/requirements.txt Makefile
+	python3 -m venv policy/venv && policy/venv/bin/pip install -q -r policy/requirements.txt
+	policy/venv/bin/python -c 'import site, sys; open(site.getsitepackages()[0] + "/pypi-index.pth", "w").write(sys.argv[1] + "\n")' "$(CURDIR)"
+	touch policy/venv
 destroy: ## pulumi destroy STACK=... keeping what is protected (the packages and the CA); previews first
 	$(NEED_STACK)$(ENGINE) pulumi destroy --stack $(STACK) --exclude-protected $(PARALLEL)

@@ -34,7 +34,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from index_client import client_env, make_wheel
+from tests.support.index_client import client_env, make_wheel
 
 BIN = Path(sys.executable).parent
 WRK_TIMEOUT_S = 10

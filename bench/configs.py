@@ -26,10 +26,10 @@ from urllib.parse import urlsplit
 
 from bench.client import Endpoint
 from bench.store import Store
-from engine import RealStack, project_copy
-from host.commands import docker, log
-from host.machine import free_port
-from recorded import ROOT, Deployment, run_program, stack_config
+from tests.host.commands import docker, log
+from tests.host.machine import free_port
+from tests.support.engine import RealStack, project_copy
+from tests.support.recorded import ROOT, Deployment, run_program, stack_config
 
 USER = "bench"
 RUN_LABEL = "pypi-bench.run"

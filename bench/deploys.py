@@ -2,7 +2,7 @@
 engine and of production on a test host (Debian 12, its Docker preinstalled, the images already there),
 each timed end to end as the CLI runs it (tests/support/engine.py, the real engine).
 
-    venv/bin/python bench/deploys.py [--runs N]
+    venv/bin/python -m bench.deploys [--runs N]
 
 Prints one line per stack, medians over N runs (each run a fresh stack):
 `DEPLOY <stack>: first up <s> s, no-change up <s> s, preview <s> s (<n> resources in state, median of N)`.
@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-# Run as a script, this folder would shadow the repository on sys.path (bench/ is imported as `bench.*`).
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import bench  # noqa: E402,F401 (the test helpers on sys.path)
-from engine import RealStack, project_copy  # noqa: E402
-from host.conftest import BackupServer, running_backup_server  # noqa: E402
-from host.deploys import SshAgent, destroyed, new_site  # noqa: E402
-from host.images import ensure_images  # noqa: E402
-from host.machine import TestHost, free_port  # noqa: E402
-from recorded import stack_config  # noqa: E402
+from tests.host.conftest import BackupServer, running_backup_server
+from tests.host.deploys import SshAgent, destroyed, new_site
+from tests.host.images import ensure_images
+from tests.host.machine import TestHost, free_port
+from tests.support.engine import RealStack, project_copy
+from tests.support.recorded import stack_config
 
 
 def timed(step: Callable[[], object]) -> float:

@@ -1,7 +1,7 @@
 """What one offline guess at a user's password costs, on this machine, for someone holding the htpasswd file.
 
-    venv/bin/python bench/guess_cost.py             # cost 10 (the default bcryptRounds) and 12
-    venv/bin/python bench/guess_cost.py --rounds 4 10 12 14
+    venv/bin/python -m bench.guess_cost             # cost 10 (the default bcryptRounds) and 12
+    venv/bin/python -m bench.guess_cost --rounds 4 10 12 14
 
 The salt comes from the stack's salt key, not from the password (components/pypiserver/htpasswd.py),
 so a guess is tested only by computing bcrypt at the file's cost: one `bcrypt.checkpw` of a wrong
@@ -27,13 +27,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import bench  # noqa: E402  (puts the repository and tests/ on sys.path)
-from components.pypiserver.htpasswd import derive_salt, hash_password  # noqa: E402
-from components.pypiserver.settings import DEFAULT_IMAGE  # noqa: E402
+from components.pypiserver.htpasswd import derive_salt, hash_password
+from components.pypiserver.settings import DEFAULT_IMAGE
+from tests.support.recorded import ROOT
 
 PASSWORD, GUESS = "ci-password-7f3a9c1e5b", "ci-password-7f3a9c1e5c"
 
@@ -56,7 +53,7 @@ print(json.dumps(out))
 
 def _interpreters() -> dict[str, str]:
     found = {"program venv": sys.executable}
-    image_venv = bench.ROOT / ".cache" / f"pypiserver-{DEFAULT_IMAGE.split(':')[1]}-venv" / "bin" / "python"
+    image_venv = ROOT / ".cache" / f"pypiserver-{DEFAULT_IMAGE.split(':')[1]}-venv" / "bin" / "python"
     if image_venv.exists():
         found["image pins"] = str(image_venv)
     return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from host.images import (
+from tests.host.images import (
     BASE_IMAGE,
     FILES,
     Images,

@@ -1,7 +1,7 @@
 """Resolution benchmark: how long uv and pip take to resolve a dependency tree, and how much they fetch.
 
-    venv/bin/python bench/resolve.py            # full: 6 projects x 30 versions, 1.5 MB wheels, 5 rounds (~40 s)
-    venv/bin/python bench/resolve.py --quick    # smoke: 6 projects x 10 versions, 0.5 MB wheels, 3 rounds (~20 s)
+    venv/bin/python -m bench.resolve            # full: 6 projects x 30 versions, 1.5 MB wheels, 5 rounds (~40 s)
+    venv/bin/python -m bench.resolve --quick    # smoke: 6 projects x 10 versions, 0.5 MB wheels, 3 rounds (~20 s)
 
 One store (bench/resolve_store.py: dependencies that make a resolver read the metadata of many
 versions) is served on loopback by four servers, each behind a counting TCP proxy (bench/traffic.py):
@@ -50,19 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Run as a script, sys.path[0] is bench/ itself: replace it with the repository root (imported as
-# bench.resolve, by the tests, the path is already right).
-if not __package__:
-    sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import bench  # noqa: F401  (puts the repository and tests/ on sys.path)
 from bench.resolve_store import FULL, QUICK, TOP, ResolveStore, Spec, ensure_store
 from bench.store import cache_root
 from bench.traffic import CountingProxy, Request, Traffic, log_requests, wheel_gets
 from components.front.caddyfile import ACCESS_LOG_ONLY_UPLOADS, ACCESS_LOG_OUTPUT
 
 if TYPE_CHECKING:
-    from recorded import Deployment
+    from tests.support.recorded import Deployment
 
 ROUNDS, QUICK_ROUNDS = 5, 3
 USER = "bench"
@@ -192,8 +186,8 @@ def _link_tree(source: Path, target: Path) -> None:
 @contextlib.contextmanager
 def static_server(tree: Path, work: Path) -> Iterator[tuple[int, Path]]:
     """Caddy's plain file_server of ``tree`` over HTTP on 127.0.0.1: (port, its access log)."""
-    from host.machine import free_port
-    from index_client import BIN, wait_healthy
+    from tests.host.machine import free_port
+    from tests.support.index_client import BIN, wait_healthy
 
     work.mkdir(parents=True, exist_ok=True)
     port, access_log = free_port(), work / "access.log"
@@ -216,7 +210,7 @@ def static_server(tree: Path, work: Path) -> Iterator[tuple[int, Path]]:
 
 def _ours_deployment(password: str, https_port: int) -> Deployment:
     """The dev stack as the program declares it, with auth on everything and one user, on ``https_port``."""
-    from recorded import run_program, stack_config
+    from tests.support.recorded import run_program, stack_config
 
     config = {
         **stack_config("dev"),
@@ -291,7 +285,7 @@ def find_uv(explicit: str | None) -> list[str]:
 
 
 def _client_env(home: Path, server: Server) -> dict[str, str]:
-    from index_client import client_env
+    from tests.support.index_client import client_env
 
     home.mkdir(parents=True)
     env = {k: v for k, v in client_env().items() if not k.startswith("UV_") and k != "SSL_CERT_FILE"}
@@ -366,13 +360,13 @@ def resolve_once(client: str, uv: list[str], server: Server, work: Path) -> Run:
 # ------------------------------------------------------------------------------------------ the run
 def run(args: argparse.Namespace) -> int:
     from passlib.hash import apr_md5_crypt
-    from real_front import running_front
 
     from components.pypiserver import args as server_args
-    from host.machine import free_port
-    from index_client import http_get
-    from real_pypiserver import running_deployed_index, running_index
-    from recorded import reveal
+    from tests.host.machine import free_port
+    from tests.support.index_client import http_get
+    from tests.support.real_front import running_front
+    from tests.support.real_pypiserver import running_deployed_index, running_index
+    from tests.support.recorded import reveal
 
     started = time.monotonic()
     spec: Spec = QUICK if args.quick else FULL

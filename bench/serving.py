@@ -1,7 +1,7 @@
 """Serving benchmark: the recipe, the image's default, what our program deploys, and the static limit.
 
-    venv/bin/python bench/serving.py            # full: 10,000 files, 10 s per load phase (several minutes)
-    venv/bin/python bench/serving.py --quick    # smoke: 1,000 files, 3 s per phase (~2 min)
+    venv/bin/python -m bench.serving            # full: 10,000 files, 10 s per load phase (several minutes)
+    venv/bin/python -m bench.serving --quick    # smoke: 1,000 files, 3 s per phase (~2 min)
 
 Starts four configurations side by side on copies of one store of package files (bench/configs.py),
 with the pinned software the deployment runs (the pypiserver v2.4.1 stand-in of tests/host/images.py),
@@ -36,13 +36,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-# Run as a script, sys.path[0] is bench/ itself: replace it with the repository root (bench's modules are
-# imported as `bench.*` only).
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import bench  # noqa: E402,F401  (puts the repository and tests/ on sys.path)
-from bench import cgroups  # noqa: E402
-from bench.client import (  # noqa: E402
+from bench import cgroups
+from bench.client import (
     LoadResult,
     TimedRun,
     fetch,
@@ -55,11 +50,11 @@ from bench.client import (  # noqa: E402
     twine_upload,
     wait_healthy,
 )
-from bench.configs import Configuration, Lab, container_commands  # noqa: E402
-from bench.images import ensure_bench_images  # noqa: E402
-from bench.store import LARGE, SMALL, ensure_store  # noqa: E402
-from host.commands import docker, log  # noqa: E402
-from host.pypiserver_release import image_requirements  # noqa: E402
+from bench.configs import Configuration, Lab, container_commands
+from bench.images import ensure_bench_images
+from bench.store import LARGE, SMALL, ensure_store
+from tests.host.commands import docker, log
+from tests.host.pypiserver_release import image_requirements
 
 CONCURRENCY = (1, 16)
 PHASES = ("page+file", "/simple/", "10 KB", "5 MB")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from index_client import make_wheel
+from tests.support.index_client import make_wheel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LAYOUT = "v1"  # bump when the layout below changes: a new cache folder is generated

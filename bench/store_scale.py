@@ -1,8 +1,8 @@
 """The indexer at scale (issue 26): is an upload listed as fast at a million files as at a thousand?
 
-    venv/bin/python bench/store_scale.py                          # 10^3, 10^4, 10^5 and 10^6 files
-    venv/bin/python bench/store_scale.py --sizes 1000 10000       # some sizes only
-    venv/bin/python bench/store_scale.py --baseline-uploads 10    # fewer uploads for the slow baseline
+    venv/bin/python -m bench.store_scale                          # 10^3, 10^4, 10^5 and 10^6 files
+    venv/bin/python -m bench.store_scale --sizes 1000 10000       # some sizes only
+    venv/bin/python -m bench.store_scale --baseline-uploads 10    # fewer uploads for the slow baseline
 
 For each size, a store of sdists, ten per project, as the issue measured (generated once into
 `.cache/bench/scale-<n>-<layout>/packages/`), is indexed by two indexers one after the other, each
@@ -57,15 +57,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Run as a script, sys.path[0] is bench/ itself: replace it with the repository root (bench's modules are
-# imported as `bench.*` only).
-sys.path[0] = str(Path(__file__).resolve().parents[1])
-
-import bench  # noqa: E402,F401  (puts the repository and tests/ on sys.path)
-from bench import upload_costs  # noqa: E402
-from bench.store import REPO_ROOT, cache_root, generated_once  # noqa: E402
-from components.in_container import watching  # noqa: E402
-from index_client import make_wheel  # noqa: E402
+from bench import upload_costs
+from bench.store import REPO_ROOT, cache_root, generated_once
+from components.in_container import watching
+from tests.support.index_client import make_wheel
 
 BASELINE = "d48f7bd"  # the last commit whose indexer scanned the whole store on every change
 PROGRAMS = "components/in_container"

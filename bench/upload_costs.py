@@ -27,7 +27,7 @@ from components.in_container import gunicorn_conf, index_rules
 from components.in_container.folder_watch import Watch
 from components.in_container.stored_releases import StoredReleases
 from components.pypiserver.settings import DEFAULT_IMAGE
-from real_pypiserver import ensure_venv
+from tests.support.real_pypiserver import ensure_venv
 
 UPLOAD = "scale_000001-8.0.tar.gz"  # a new version of a stored project
 NAMES = Watch.CREATE | Watch.DELETE | Watch.MOVED_FROM | Watch.MOVED_TO

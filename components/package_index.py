@@ -1,23 +1,29 @@
 """PackageIndex: pypiserver behind a TLS front server, its package store, users, supervisor and health gate.
 
-Three containers from two images, each part in a package of its own (its resources, and the texts
-it sends to the host beside them):
-- store/: the package volume and the other volumes and networks (what survives every update), and
-  backups: encrypted restic snapshots off the host on a timer, and a restore into an empty store;
-- pypiserver/: uploads and the rare dynamic page, on an internal network only, never published; its
-  arguments, htpasswd file, canary and the programs it runs (delivered from in_container/);
-- front/: the front server (Caddy), the only published ports: TLS, cached authentication, package
-  files straight from the volume (read-only) and the indexer's static pages;
-- indexer/: the pypiserver image running in_container/static_index.py, which writes PEP 503 pages;
-- supervision/: systemd units (remote hosts) and the health gate every deploy must pass;
-- host/ (built by __main__): the connection, the host guard and the bootstrap.
+Three containers from two images, each part a component of its own in a package of its own (its
+resources, its volumes, and the texts it sends to the host beside them), taking from the others only
+the few things it needs, by name:
+- store/: the package volume (what survives every update), and the Backup component: encrypted restic
+  snapshots off the host on a timer, and a restore into an empty store;
+- pypiserver/: the Pypiserver component: uploads and the rare dynamic page, on an internal network of
+  its own, never published; its arguments, htpasswd file, canary and the programs it delivers (from
+  in_container/);
+- front/: the FrontServer component (Caddy), the only published ports: TLS, cached authentication,
+  package files straight from the volume (read-only) and the indexer's static pages;
+- indexer/: the Indexer component, the pypiserver image running in_container/static_index.py, which
+  writes PEP 503 pages into its own volume;
+- supervision/: systemd units (remote hosts) and the health gate every deploy must pass, declared here;
+- host/ (connected by __main__): the connection, the host guard and the bootstrap, with the checks the
+  parts hand it (preflight_checks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
 import pulumi
+import pulumi_docker as docker
+from pulumi_command import local, remote
 
 from .client_config import (
     index_url,
@@ -27,39 +33,37 @@ from .client_config import (
     render_uv_index,
     upload_url,
 )
-from .front.resources import declare_ca_output, declare_front, front_name
+from .front.resources import FrontArgs, FrontServer
 from .front.settings import FrontSettings
 from .host.target import Target
 from .in_container.disk_watch import DISK_REPORT, WRITER_MARK
-from .indexer.resources import declare_indexer, declare_yanked, indexer_name
-from .pypiserver.resources import Credentials, declare_pypiserver
+from .indexer.resources import Indexer, IndexerArgs, Programs
+from .pypiserver import args as server_args
+from .pypiserver.htpasswd import render_htpasswd
+from .pypiserver.resources import Credentials, Pypiserver, PypiserverArgs
 from .scope import Scope
 from .settings import Settings
-from .settings.ownership import access_file
-from .store.backup import declare_backup
+from .store import backup
+from .store.backup import Backup, BackupArgs
 from .store.mounts import INDEX_DIR
-from .store.volumes import declare_store
+from .settings.ownership import access_file
+from .store.volumes import Store, declare_store
 from .supervision.resources import declare_health_gate, declare_units, disk_line
 from .supervision.scripts import IndexerReading
+from .users import declare_hashes
 
 
-@dataclass(frozen=True)
-class PackageIndexArgs:
-    settings: Settings
-    """The validated stack settings."""
-    target: Target
-    """Where the index runs (Docker provider, shell steps, supervisor)."""
-    htpasswd: pulumi.Output[str] | None
-    """pypiserver's htpasswd file (secret), or None when nothing is protected."""
-    caddyfile: pulumi.Output[str]
-    """The front server's configuration (secret: it holds the users' hashes)."""
+def preflight_checks(settings: Settings) -> list[str]:
+    """The read-only checks the parts hand the host, run before it is claimed or changed (host.connect)."""
+    return backup.preflight_checks(settings.store.backup)
 
 
-# The component's outputs, registered under these names (the stack's exports are set in __main__).
-OUTPUTS = (
-    "index_url", "upload_url", "pip_conf", "pypirc", "uv_index", "poetry_source",
-    "ca_certificate", "container_name", "packages_volume", "disk_free",
-)  # fmt: skip
+OUTPUTS = {
+    "index_url": "indexUrl", "upload_url": "uploadUrl", "pip_conf": "pipConf", "pypirc": "pypirc",
+    "uv_index": "uvIndex", "poetry_source": "poetrySource", "ca_certificate": "caCertificate",
+    "container_name": "containerName", "packages_volume": "packagesVolume", "disk_free": "diskFree",
+}  # fmt: skip
+"""The component's outputs, by attribute, and the stack output each becomes (`pulumi stack output NAME`)."""
 
 
 class PackageIndex(pulumi.ComponentResource):
@@ -74,66 +78,61 @@ class PackageIndex(pulumi.ComponentResource):
     packages_volume: pulumi.Output[str]
     disk_free: pulumi.Output[str]
 
-    def __init__(self, name: str, args: PackageIndexArgs, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, settings: Settings, target: Target, opts: pulumi.ResourceOptions | None = None):
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(providers=[target.docker]))
         super().__init__("pypiserver:index:PackageIndex", name, None, opts)
-        settings = args.settings
-        scope = Scope(name, settings.container_name, args.target, self)
-
-        store = declare_store(scope, settings.store, with_auth=args.htpasswd is not None)
+        scope = Scope(name, settings.container_name, target, self)
+        hashes = declare_hashes(settings.access, settings.stack)
+        store = declare_store(scope, settings.store)
         # Backups (a remote host only); a restore fills the empty store before any container starts.
-        backup_settings = settings.store.backup
-        backup = (
-            declare_backup(scope, backup_settings, settings.store.packages_volume, store) if backup_settings else None
+        backup = settings.store.backup
+        restored = (
+            Backup(scope, BackupArgs(backup, store.names, [store.packages, store.front_data])).ready if backup else []
         )
-        restored = backup.ready if backup else []
-        pypiserver = settings.pypiserver
-        image = scope.image("image", pypiserver.image.ref)
-        credentials = (
-            Credentials(settings.access.authenticate, args.htpasswd, settings.store.auth_volume)
-            if args.htpasswd is not None
-            else None
-        )
-        timeout = settings.supervision.health_timeout_seconds
-        access = access_file(settings.access.owners, settings.access.uncovered, settings.access.expires)
-        backend = declare_pypiserver(scope, pypiserver, image, store, credentials, timeout, access, after=restored)
-        indexer = declare_indexer(
+        server = Pypiserver(scope, _pypiserver_args(settings, store, hashes, restored))
+        indexer = Indexer(
             scope,
-            image,
-            store,
-            settings.front.max_upload_mb,
-            backend.indexer_program,
-            after=[*restored, backend.programs, backend.canary],
-        )
-        declare_yanked(scope, settings.indexer, image, pypiserver.image.ref, store, after=[backend.canary])
-        front = declare_front(scope, settings.front, store, args.caddyfile, backend.container, after=restored)
-
-        containers = {
-            scope.container_name: (backend.container, "package index (pypiserver)"),
-            indexer_name(scope): (indexer, "static index pages"),
-            front_name(scope): (front.container, "front server (TLS, authentication)"),
-        }
-        gate_after: list[pulumi.Resource] = [c for c, _ in containers.values()]
-        if scope.systemd:
-            gate_after.append(declare_units(scope, containers))
-        health = declare_health_gate(
-            scope,
-            settings.supervision,
-            settings.front.domain,
-            settings.front.https_port,
-            [front_name(scope), scope.container_name, indexer_name(scope)],
-            [backend.container, front.container, indexer],
-            after=gate_after,
-            indexer=IndexerReading(
-                front_name(scope), f"{INDEX_DIR}/{DISK_REPORT}", f"{INDEX_DIR}/{WRITER_MARK}", indexer_name(scope)
+            IndexerArgs(
+                settings.indexer,
+                server.image,
+                settings.pypiserver.image.ref,
+                store.packages,
+                Programs(server.hooks, server_args.HOOKS_DIR, server.indexer_program, server.programs),
+                settings.front.max_upload_mb,
+                after=[*restored, server.canary],
+                yanked_after=[server.canary],
             ),
         )
+        front = FrontServer(
+            scope,
+            FrontArgs(
+                settings.front,
+                settings.access,
+                hashes,
+                settings.pypiserver.fallback_url,
+                store.packages,
+                store.front_data,
+                indexer.pages,
+                server.container,
+                server.network,
+                after=restored,
+            ),
+        )
+        containers = {
+            scope.container_name: (server.container, "package index (pypiserver)"),
+            indexer.name: (indexer.container, "static index pages"),
+            front.name: (front.container, "front server (TLS, authentication)"),
+        }
+        health = _supervise(scope, settings, containers, IndexerReading(
+            front.name, f"{INDEX_DIR}/{DISK_REPORT}", f"{INDEX_DIR}/{WRITER_MARK}", indexer.name
+        ))  # fmt: skip
         # The store's free space as the deploy found it (the indexer's reading, which also decides
         # when uploads pause): `pulumi stack output diskFree`.
         self.disk_free = health.stdout.apply(disk_line)
-        self.ca_certificate = declare_ca_output(scope, settings.front, front, health)
+        self.ca_certificate = front.ca_certificate(health)
 
         self._client_outputs(settings.front)
-        self.container_name = backend.container.name
+        self.container_name = server.container.name
         self.packages_volume = store.packages.name
         self.register_outputs({name: getattr(self, name) for name in OUTPUTS})
 
@@ -146,3 +145,48 @@ class PackageIndex(pulumi.ComponentResource):
         self.pypirc = pulumi.Output.from_input(render_pypirc(settings.public_url, tls_ca_file))
         self.uv_index = pulumi.Output.from_input(render_uv_index(settings.public_url, tls_ca_file))
         self.poetry_source = pulumi.Output.from_input(render_poetry_source(settings.public_url, tls_ca_file))
+
+
+def _pypiserver_args(
+    settings: Settings, store: Store, hashes: pulumi.Output[Mapping[str, str]], restored: list[pulumi.Resource]
+) -> PypiserverArgs:
+    access = settings.access
+    credentials = (
+        Credentials(
+            access.authenticate,
+            # pypiserver checks uploads itself, so its file names only the users who may upload.
+            hashes.apply(lambda h: render_htpasswd({u: h[u] for u in access.uploaders})),
+            settings.store.auth_volume,
+        )
+        if access.authenticate
+        else None
+    )
+    return PypiserverArgs(
+        settings.pypiserver,
+        store.packages,
+        credentials,
+        settings.supervision.health_timeout_seconds,
+        access_file(access.owners, access.uncovered, access.expires),
+        after=restored,
+    )
+
+
+def _supervise(
+    scope: Scope, settings: Settings, containers: dict[str, tuple[docker.Container, str]], indexer: IndexerReading
+) -> local.Command | remote.Command:
+    """systemd's units (remote hosts), then the health gate every deploy must pass, through the front
+    server's published port as clients see it. `containers`: Docker name -> (container, role); a failed
+    gate shows them in that order, front server first."""
+    gate_after: list[pulumi.Resource] = [c for c, _ in containers.values()]
+    if scope.systemd:
+        gate_after.append(declare_units(scope, containers))
+    return declare_health_gate(
+        scope,
+        settings.supervision,
+        settings.front,
+        [indexer.reader, scope.container_name, indexer.container],
+        # The order the gate's triggers have always had: a new order would be a new trigger, and rerun it.
+        [containers[name][0] for name in (scope.container_name, indexer.reader, indexer.container)],
+        after=gate_after,
+        indexer=indexer,
+    )

@@ -1,9 +1,9 @@
 """What every part of the deployment shares: its names, target and parent component.
 
-Each part (the package store, pypiserver, the front server, the indexer, supervision) lives in a
-package of its own and declares its resources through a `Scope`, so they all get the same parent (and
-so the same URNs as when one constructor declared everything), the same provider, and the same
-container conventions. A part's settings come as its own section, beside the scope.
+Each part (pypiserver, the front server, the indexer, the backup) is a component of its own and declares
+its resources through a `Scope` whose parent is that component. Its resources keep the names they had
+when one constructor declared everything, and an alias to that parent (`moved_from`), so an existing
+stack's resources keep their identity: the engine matches them by the aliased URN and updates nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class Scope:
     names (docker_name), except the package and credentials volumes, which are configured on their own."""
     target: Target
     parent: pulumi.Resource
+    moved_from: pulumi.Resource | None = None
+    """The component the part's resources were children of before it became a component itself."""
 
     @property
     def systemd(self) -> bool:
@@ -41,7 +43,13 @@ class Scope:
         return list(self.target.ready)
 
     def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
-        return pulumi.ResourceOptions(parent=self.parent, **kwargs)
+        aliases = [pulumi.Alias(parent=self.moved_from)] if self.moved_from is not None else None
+        return pulumi.ResourceOptions(parent=self.parent, aliases=aliases, **kwargs)
+
+    def part(self, component: pulumi.Resource) -> Scope:
+        """The scope of a part declared as `component`, a child of this scope's parent, whose resources
+        were this scope's own."""
+        return Scope(self.name, self.container_name, self.target, component, moved_from=self.parent)
 
     def child_name(self, suffix: str) -> str:
         return f"{self.name}-{suffix}"

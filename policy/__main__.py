@@ -5,13 +5,9 @@ the engine stops it, so nothing else may import this file. The rules are listed 
 in a module by what it guards), which imports without side effects (the tests call them directly).
 """
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 from pulumi_policy import EnforcementLevel, PolicyPack
-from rules import PACK_NAME, POLICIES
+
+from policy.rules import PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

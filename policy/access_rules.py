@@ -9,8 +9,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from program_facts import ACTIONS
-from subjects import (
+from policy.program_facts import ACTIONS
+from policy.subjects import (
     CONTAINER,
     DOCKER_PROVIDER,
     REMOTE_COMMAND,

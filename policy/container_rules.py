@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from subjects import CONTAINER, UNKNOWN, Subject, describe, is_index_container, is_sequence, number
+from policy.subjects import CONTAINER, UNKNOWN, Subject, describe, is_index_container, is_sequence, number
 
 
 def all_interfaces(ip: Any) -> bool:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from program_facts import DIGEST, IMAGES, RELEASE_TAGS, image_key
-from subjects import CONTAINER, IMAGE, UNKNOWN, Subject, describe
+from policy.program_facts import DIGEST, IMAGES, RELEASE_TAGS, image_key
+from policy.subjects import CONTAINER, IMAGE, UNKNOWN, Subject, describe
 
 
 def parse_image_ref(ref: str) -> tuple[str, str | None, str | None]:

@@ -18,8 +18,8 @@ import tarfile
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from program_facts import ACCESS_FILE
-from subjects import REMOTE_COMMAND, UNKNOWN, Subject, describe
+from policy.program_facts import ACCESS_FILE
+from policy.subjects import REMOTE_COMMAND, UNKNOWN, Subject, describe
 
 LOCAL_COMMAND = "command:local:Command"
 

@@ -1,7 +1,7 @@
 """The rules of the pypi-index policy pack, and how they become policies.
 
 The checks live by what they guard: image_rules.py, access_rules.py (passwords, SSH host keys),
-publish_rules.py (who may publish which project),
+publish_rules.py (who may publish which project, and until when),
 store_rules.py (the package volume, backups), container_rules.py; subjects.py says what a rule sees
 and how it recognises the program's resources, by the facts program_facts.py imports from the program.
 
@@ -32,11 +32,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from access_rules import auth_protects_all_actions, ssh_host_key_pinned
-from container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
-from image_rules import image_pinned
-from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
-from publish_rules import ownership_declared, upload_credentials_expire
 from pulumi_policy import (
     Policy,
     PolicyConfigSchema,
@@ -46,8 +41,14 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-from store_rules import backups_scheduled, package_volume_protected
-from subjects import Options, Subject, plain
+
+from policy.access_rules import auth_protects_all_actions, ssh_host_key_pinned
+from policy.container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
+from policy.image_rules import image_pinned
+from policy.program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
+from policy.publish_rules import ownership_declared, upload_credentials_expire
+from policy.store_rules import backups_scheduled, package_volume_protected
+from policy.subjects import Options, Subject, plain
 
 PACK_NAME = "pypi-index"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from program_facts import ENABLE_TIMER
-from subjects import REMOTE_COMMAND, UNKNOWN, VOLUME, Subject, describe, is_packages_volume
+from policy.program_facts import ENABLE_TIMER
+from policy.subjects import REMOTE_COMMAND, UNKNOWN, VOLUME, Subject, describe, is_packages_volume
 
 
 def package_volume_protected(subject: Subject) -> list[str]:

@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeGuard
 
-from program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
 from pulumi_policy.proxy import UnknownValueError
+
+from policy.program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
 
 DOCKER_PROVIDER = "pulumi:providers:docker"
 IMAGE = "docker:index/remoteImage:RemoteImage"

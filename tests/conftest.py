@@ -1,17 +1,10 @@
-import sys
-from pathlib import Path
+# Everything is imported from the repository root, by its full name (`components.front.routes`,
+# `tests.support.engine`, `bench.store`): tests/ is a package, so pytest puts the folder above it on
+# sys.path (its default "prepend" import mode), as `python -m` does for the benchmarks.
+import pytest
 
-# The program's modules (components/) and the test helpers import from the repository root.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-# Shared helpers (the program under mocks, real servers, clients) live apart from the test files.
-sys.path.insert(0, str(ROOT / "tests" / "support"))
-
-import pytest  # noqa: E402 (after the paths it needs)
-
-from deployments import deploy  # noqa: E402
-from recorded import Deployment  # noqa: E402
+from tests.support.deployments import deploy
+from tests.support.recorded import Deployment
 
 
 # Each stack as the program registers it under mocks, once per test module that asks.
@@ -32,9 +25,9 @@ def production() -> Deployment:
 
 def pytest_terminal_summary(terminalreporter):
     """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
-    from host.commands import FIGURES
-    from metrics_tally import METRICS
-    from readme_commands import TALLY
+    from tests.host.commands import FIGURES
+    from tests.support.metrics_tally import METRICS
+    from tests.support.readme_commands import TALLY
 
     metrics = METRICS.line()
     lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else []), *([metrics] if metrics else [])]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from metrics_tally import METRICS
-from recorded import ROOT
+from tests.support.metrics_tally import METRICS
+from tests.support.recorded import ROOT
 
 RULES = ROOT / "monitoring" / "alerts.yml"
 TESTS = ROOT / "monitoring" / "alerts_test.yml"

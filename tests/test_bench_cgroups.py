@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from stand_ins import put_on_path
 
 from bench import cgroups
+from tests.support.stand_ins import put_on_path
 
 ID = "4f9c2a7e" * 8  # a container's full ID: 64 hex digits
 

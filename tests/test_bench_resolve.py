@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 from bench import resolve
 from bench.resolve_store import ROLES, Spec, expected, generate, project, requirements, version
 from bench.traffic import CountingProxy, Request, log_requests, parse_requests, wheel_gets
-from index_client import BIN
+from tests.support.index_client import BIN
 
 SMALL = Spec(versions=4, payload=4096)
 
@@ -143,9 +143,8 @@ def test_the_clients_only_resolve_without_a_cache(tmp_path):
 
 def test_the_access_log_is_the_only_change_to_the_programs_caddyfile(tmp_path):
     """The Caddyfile the program renders, with the bench's access log, is still one Caddy accepts."""
-    from real_front import localize
-
-    from recorded import reveal
+    from tests.support.real_front import localize
+    from tests.support.recorded import reveal
 
     deployment = resolve._ours_deployment("bench-password-1234", 8443)
     caddyfile = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])

@@ -31,15 +31,15 @@ from pathlib import Path
 
 import certifi
 import pytest
-from public_index import PublicIndex, normalize, running_public_index
-from real_front import running_front
 
 from components import client_config
-from deployments import PASSWORDS, deploy
-from host.machine import free_port
-from index_client import BIN, client_env, http_get, make_wheel
-from real_pypiserver import running_deployed_index
-from recorded import reveal
+from tests.host.machine import free_port
+from tests.support.deployments import PASSWORDS, deploy
+from tests.support.index_client import BIN, client_env, http_get, make_wheel
+from tests.support.public_index import PublicIndex, normalize, running_public_index
+from tests.support.real_front import running_front
+from tests.support.real_pypiserver import running_deployed_index
+from tests.support.recorded import reveal
 
 UPLOADER, READER = "ci", "alice"
 PUBLIC_DEP, BAIT_VERSION, PRIVATE_VERSION = "public-dep", "99.0", "1.0"

@@ -12,8 +12,8 @@ from components.in_container.project_access import render as render_access
 from components.pypiserver import programs as program_files
 from components.pypiserver.salt_key import SALT_KEY
 from components.supervision.systemd_unit import UNIT_DIR
-from deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, config_for, deploy
-from recorded import (
+from tests.support.deployments import BACKUP_PASSWORD, PASSWORDS, REMOTE_OVERRIDES, config_for, deploy
+from tests.support.recorded import (
     CONTAINER,
     DOCKER_PROVIDER,
     LOCAL_COMMAND,
@@ -26,7 +26,7 @@ from recorded import (
     run_program,
     stack_config,
 )
-from stack_values import HOST_KEY
+from tests.support.stack_values import HOST_KEY
 
 NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-import readme_commands
+from tests.support import readme_commands
 
 # Where each kind of block is run: tests/host/test_readme_commands.py (dev), test_deploy (host),
 # machine.TestHost (new-host) and conftest.running_backup_server (backup-server).

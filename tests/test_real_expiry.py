@@ -8,9 +8,9 @@ import datetime
 import re
 import time
 
-from real_access import TEAM, access_stack
+from tests.support.real_access import TEAM, access_stack
 
-from index_client import make_wheel, upload
+from tests.support.index_client import make_wheel, upload
 
 AHEAD = 60  # seconds
 

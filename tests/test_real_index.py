@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from real_front import RunningFront, running_front
 
-from deployments import PASSWORDS, config_for, deploy
-from host.machine import free_port
-from index_client import (
+from tests.host.machine import free_port
+from tests.support.deployments import PASSWORDS, config_for, deploy
+from tests.support.index_client import (
     client_env,
     http_get,
     make_wheel,
@@ -33,8 +32,9 @@ from index_client import (
     upload,
     wait_healthy,
 )
-from real_pypiserver import RunningIndex, running_deployed_index
-from recorded import Deployment, reveal, run_program
+from tests.support.real_front import RunningFront, running_front
+from tests.support.real_pypiserver import RunningIndex, running_deployed_index
+from tests.support.recorded import Deployment, reveal, run_program
 
 USER, PASSWORD = "ci", PASSWORDS["ci"]
 READER_PASSWORD = PASSWORDS["alice"]

@@ -1,12 +1,16 @@
-"""The front server (Caddy): the only published ports; TLS, cached authentication, static pages and files.
+"""The front server (Caddy) as a component: the only published ports; TLS, cached authentication, static
+pages and files.
 
-Its configuration files reach the front-config volume through steps (secret: the Caddyfile holds the
-users' hashes, tls/ a private key); package files and pages come read-only from the store's volumes.
+It owns its configuration volume and its public network, and renders its own Caddyfile from the
+users' hashes. Its configuration files reach the front-config volume through steps (secret: the
+Caddyfile holds the hashes, tls/ a private key); its data (certificates, CA, ACME account) is the
+store's, which keeps and backs it up; package files and pages come read-only from the volumes of the
+store and the indexer. What others take from it: its container's name, and its CA.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -14,9 +18,10 @@ import pulumi_docker as docker
 
 from .. import volume_files
 from ..scope import Scope
+from ..settings.access import AccessSettings
 from ..store.mounts import INDEX_DIR, STORE_DIR
-from ..store.volumes import Store, front_config_volume
 from . import layout, scripts
+from .caddyfile import render_caddyfile
 from .settings import FrontSettings
 
 # The front server binds 80/443 inside its container; nothing else needs a capability.
@@ -26,18 +31,88 @@ from .settings import FrontSettings
 FRONT_CAPABILITIES = docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CAP_NET_BIND_SERVICE"])
 
 
-def front_name(scope: Scope) -> str:
-    return scope.docker_name("front")
-
-
 @dataclass(frozen=True)
-class Front:
+class FrontArgs:
+    settings: FrontSettings
+    access: AccessSettings
+    hashes: pulumi.Output[Mapping[str, str]]
+    """The users' bcrypt hashes (secret)."""
+    fallback_url: str | None
+    """pypiserver's fallback for unknown projects, which the front server follows the same way."""
+    packages: docker.Volume
+    """Served read-only as /packages/."""
+    data: docker.Volume
+    """Its certificates, internal CA and ACME account (the store's: kept and backed up)."""
+    pages: docker.Volume
+    """The indexer's pages, served read-only as /simple/."""
+    backend: docker.Container
+    backend_network: docker.Network
+    """pypiserver's internal network, which the front server joins to reach it."""
+    after: Sequence[pulumi.Resource] = ()
+
+
+class FrontServer(pulumi.ComponentResource):
     image: docker.RemoteImage
     container: docker.Container
+    name: str
+    """The container's Docker name."""
+
+    def __init__(self, scope: Scope, args: FrontArgs):
+        super().__init__("pypiserver:index:FrontServer", scope.child_name("front-server"), None, scope.opts())
+        scope = scope.part(self)
+        self._scope, self._settings = scope, args.settings
+        self.name = scope.docker_name("front")
+        config = scope.volume("front-config", scope.docker_name("front-config"), "front-config")
+        public = docker.Network(
+            scope.child_name("public"), name=scope.docker_name("public"), opts=scope.opts(depends_on=scope.ready)
+        )
+        self.image = scope.image("front-image", args.settings.image.ref)
+        caddyfile = args.hashes.apply(
+            lambda hashes: render_caddyfile(args.settings, args.access, args.fallback_url, hashes)
+        )
+        files = _config_files(scope, args.settings, self.image, config, caddyfile)
+        self.container = scope.container(
+            "front",
+            128,
+            name=self.name,
+            image=self.image.image_id,
+            ports=_ports(args.settings),
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=public.name),
+                docker.ContainerNetworksAdvancedArgs(name=args.backend_network.name),
+            ],
+            mounts=[
+                docker.ContainerMountArgs(type="volume", source=config.name, target=layout.CONFIG_DIR, read_only=True),
+                docker.ContainerMountArgs(type="volume", source=args.data.name, target=layout.DATA_DIR),
+                docker.ContainerMountArgs(type="volume", source=args.packages.name, target=STORE_DIR, read_only=True),
+                docker.ContainerMountArgs(type="volume", source=args.pages.name, target=INDEX_DIR, read_only=True),
+            ],
+            capabilities=FRONT_CAPABILITIES,
+            depends_on=[*files, args.backend, *args.after],
+        )
+        self.register_outputs({"container": self.container.name})
+
+    def ca_certificate(self, health: pulumi.Resource) -> pulumi.Output[str]:
+        """The internal CA's certificate, which clients trust (`tls: internal`), read once `health` has
+        passed (the first TLS handshake makes it); empty otherwise."""
+        if self._settings.tls != "internal":
+            return pulumi.Output.from_input("")
+        ca = self._scope.step(
+            "ca",
+            scripts.read_file_in(self.name, layout.CA_CERT),
+            # A new front container may hold a new CA (for instance after its data volume was lost).
+            triggers=[self.container.id],
+            depends_on=[health],
+        )
+        return ca.stdout.apply(pem_text)
 
 
 def _config_files(
-    scope: Scope, settings: FrontSettings, image: docker.RemoteImage, store: Store, config: pulumi.Output[str]
+    scope: Scope,
+    settings: FrontSettings,
+    image: docker.RemoteImage,
+    volume: docker.Volume,
+    caddyfile: pulumi.Output[str],
 ) -> list[pulumi.Resource]:
     def config_file(
         suffix: str, path: str, content: pulumi.Input[str], then: str = "", after: Sequence[pulumi.Resource] = ()
@@ -46,14 +121,14 @@ def _config_files(
         return scope.step(
             suffix,
             volume_files.write_volume_file(
-                front_config_volume(scope),
+                scope.docker_name("front-config"),
                 layout.CONFIG_DIR,
                 path.removeprefix(layout.CONFIG_DIR + "/"),
                 settings.image.ref,
                 0,
                 then=then,
             ),
-            depends_on=[image, store.front_config, *after],
+            depends_on=[image, volume, *after],
             stdin=content,
             secret=True,
         )
@@ -72,8 +147,8 @@ def _config_files(
         config_file(
             "caddyfile",
             layout.CADDYFILE,
-            config,
-            then=scripts.reload_front(front_name(scope), layout.CADDYFILE),
+            caddyfile,
+            then=scripts.reload_front(scope.docker_name("front"), layout.CADDYFILE),
             after=tls_files,
         ),
     ]
@@ -89,57 +164,7 @@ def _ports(settings: FrontSettings) -> list[docker.ContainerPortArgs]:
     ]
 
 
-def declare_front(
-    scope: Scope,
-    settings: FrontSettings,
-    store: Store,
-    config: pulumi.Output[str],
-    backend: docker.Container,
-    after: Sequence[pulumi.Resource] = (),
-) -> Front:
-    image = scope.image("front-image", settings.image.ref)
-    files = _config_files(scope, settings, image, store, config)
-    container = scope.container(
-        "front",
-        128,
-        name=front_name(scope),
-        image=image.image_id,
-        ports=_ports(settings),
-        networks_advanced=[
-            docker.ContainerNetworksAdvancedArgs(name=store.public.name),
-            docker.ContainerNetworksAdvancedArgs(name=store.internal.name),
-        ],
-        mounts=[
-            docker.ContainerMountArgs(
-                type="volume", source=store.front_config.name, target=layout.CONFIG_DIR, read_only=True
-            ),
-            docker.ContainerMountArgs(type="volume", source=store.front_data.name, target=layout.DATA_DIR),
-            docker.ContainerMountArgs(type="volume", source=store.packages.name, target=STORE_DIR, read_only=True),
-            docker.ContainerMountArgs(type="volume", source=store.pages.name, target=INDEX_DIR, read_only=True),
-        ],
-        capabilities=FRONT_CAPABILITIES,
-        depends_on=[*files, backend, *after],
-    )
-    return Front(image, container)
-
-
 def pem_text(stdout: str) -> str:
     """The certificate as a PEM file ends: pulumi-command trims one trailing newline from a command's
     stdout (provider/pkg/provider/remote/commandOutputs.go, `strings.TrimSuffix`); put it back."""
     return stdout if not stdout or stdout.endswith("\n") else stdout + "\n"
-
-
-def declare_ca_output(
-    scope: Scope, settings: FrontSettings, front: Front, health: pulumi.Resource
-) -> pulumi.Output[str]:
-    """The internal CA's certificate, which clients trust (`tls: internal`); empty otherwise."""
-    if settings.tls != "internal":
-        return pulumi.Output.from_input("")
-    ca = scope.step(
-        "ca",
-        scripts.read_file_in(front_name(scope), layout.CA_CERT),
-        # A new front container may hold a new CA (for instance after its data volume was lost).
-        triggers=[front.container.id],
-        depends_on=[health],
-    )
-    return ca.stdout.apply(pem_text)

@@ -52,8 +52,6 @@ class Target:
     docker: docker.Provider
     supervisor: str
     """`systemd` (remote hosts) or `docker` (the local engine's restart policy)."""
-    address: str
-    """The machine's own address of the published ports."""
     connection: remote.ConnectionArgs | None = None
     ready: Sequence[pulumi.Resource] = field(default_factory=tuple)
     """Resources that must exist before anything talks to Docker (the bootstrap)."""
@@ -104,16 +102,14 @@ class Target:
         )
 
 
-def connect(settings: HostSettings, stack_name: str, address: str, checks: Sequence[str] = ()) -> Target:
-    """Build the target for this stack: providers are made once, here. `address`: where the published
-    ports answer on the host itself; `checks`: read-only shell checks other parts hand the host (the
-    backup schedule, judged by the host's systemd), run before the host is claimed or changed."""
+def connect(settings: HostSettings, stack_name: str, checks: Sequence[str] = ()) -> Target:
+    """Build the target for this stack: providers are made once, here. `checks`: read-only shell checks
+    the other parts hand the host (package_index.preflight_checks), run before it is claimed or changed."""
     if settings.ssh is None:
         return Target(
             docker=docker.Provider("docker-local", host=settings.docker_host),
             docker_host=settings.docker_host,
             supervisor="docker",
-            address=address,
         )
     ssh = settings.ssh
     connection = remote.ConnectionArgs(
@@ -155,7 +151,6 @@ def connect(settings: HostSettings, stack_name: str, address: str, checks: Seque
     return Target(
         docker=provider,
         supervisor="systemd",
-        address=address,
         connection=connection,
         ready=(bootstrap,),
     )

@@ -1,7 +1,10 @@
-"""pypiserver: its image, its credentials, its gunicorn configuration and its container, on the internal network only.
+"""pypiserver as a component: its image, its credentials, the programs it delivers, its canary and its
+container, on an internal network of its own, never published.
 
 It takes uploads and the rare page the indexer has not written; the front server answers everything
-else. It checks passwords itself too (from the htpasswd file in the auth volume).
+else. It checks passwords itself too (from the htpasswd file in its auth volume). What others take from
+it, by name: its image (the indexer and volume writers run it), its container and network (the front
+server proxies to it), and the programs it delivers (the indexer runs one of them).
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import pulumi_docker as docker
 
 from .. import volume_files
 from ..scope import Scope
-from ..store.volumes import Store, hooks_volume
 from . import args as server_args
 from . import programs as program_files
 from .canary import canary_script
@@ -44,75 +46,110 @@ class Credentials:
 
 
 @dataclass(frozen=True)
-class Pypiserver:
+class PypiserverArgs:
+    settings: PypiserverSettings
+    packages: docker.Volume
+    """The package store, which pypiserver alone writes."""
+    credentials: Credentials | None
+    """What uploads are checked against; None when nothing is protected."""
+    health_timeout_seconds: int
+    """How long the canary may take to answer healthy."""
+    access: str
+    """The text of access.json (who may publish what), delivered with the programs."""
+    after: Sequence[pulumi.Resource] = ()
+    """What must be done before pypiserver starts (a restore into the store)."""
+
+
+class Pypiserver(pulumi.ComponentResource):
     image: docker.RemoteImage
     """The pinned pypiserver image (the indexer and the volume writers run it too)."""
     container: docker.Container
+    network: docker.Network
+    """Its only network: no way in or out except through the front server, which joins it."""
+    hooks: docker.Volume
+    """The programs that run in the containers (program_files)."""
     canary: pulumi.Resource
     """The new image and arguments, tried beside the running index: whatever runs the image waits for it."""
     programs: pulumi.Resource
-    """The programs delivered into the hooks volume (program_files): the indexer runs one of them."""
-    indexer_program: str
-    """Where the indexer's program is in the hooks volume (in the folder the programs went into)."""
+    """The step that delivered the programs into `hooks`: the indexer runs one of them."""
 
-
-def declare_pypiserver(
-    scope: Scope,
-    settings: PypiserverSettings,
-    image: docker.RemoteImage,
-    store: Store,
-    credentials: Credentials | None,
-    health_timeout_seconds: int,
-    access: str,
-    after: Sequence[pulumi.Resource] = (),
-) -> Pypiserver:
-    """`health_timeout_seconds`: how long the canary may take to answer healthy; `access`, the text of
-    access.json (who may publish what), delivered with the programs."""
-    mounts = [
-        docker.ContainerMountArgs(type="volume", source=store.packages.name, target=server_args.PACKAGES_DIR),
-        docker.ContainerMountArgs(type="volume", source=store.hooks.name, target=server_args.HOOKS_DIR, read_only=True),
-    ]
-    programs = declare_programs(scope, settings, image, store, access)
-    prepared: list[pulumi.Resource] = [programs]
-    if credentials is not None:
-        assert store.auth is not None, "an htpasswd file needs the auth volume"
-        prepared.append(_declare_htpasswd(scope, settings, image, store.auth, credentials))
-        mounts.append(
-            docker.ContainerMountArgs(
-                type="volume", source=store.auth.name, target=server_args.AUTH_DIR, read_only=True
-            )
+    def __init__(self, scope: Scope, args: PypiserverArgs):
+        super().__init__("pypiserver:index:Pypiserver", scope.child_name("server"), None, scope.opts())
+        scope = scope.part(self)
+        settings = args.settings
+        self.image = scope.image("image", settings.image.ref)
+        self.hooks = scope.volume("hooks", hooks_volume(scope), "hooks")
+        self.network = docker.Network(
+            scope.child_name("internal"),
+            name=scope.docker_name("internal"),
+            # No way in or out except through the front server: pypiserver is never published.
+            internal=True,
+            opts=scope.opts(depends_on=scope.ready),
         )
-    authenticate = credentials.authenticate if credentials else ()
-    command = server_args.run_args(settings, authenticate)
-    env = server_args.run_env(settings, program_files.gunicorn_config(access))
-    canary = _declare_canary(
-        scope,
-        settings,
-        image,
-        store,
-        command=command,
-        env=env,
-        credentials=credentials,
-        timeout_seconds=health_timeout_seconds,
-        after=[*prepared, *after],
-    )
-    container = scope.container(
-        "container",
-        settings.memory_mb,
-        name=scope.container_name,
-        image=image.image_id,
-        command=command,
-        envs=env,
-        networks_advanced=[
-            docker.ContainerNetworksAdvancedArgs(name=store.internal.name, aliases=[server_args.NETWORK_ALIAS])
-        ],
-        mounts=mounts,
-        healthcheck=docker.ContainerHealthcheckArgs(
-            tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
-        ),
-        depends_on=[*prepared, *after, canary],
-    )
-    return Pypiserver(image, container, canary, programs, program_files.indexer_program(access))
+        self.access = args.access
+        self.programs = declare_programs(scope, settings, self.image, self.hooks, self.access)
+        prepared, mounts = self._credentials(scope, args)
+        credentials = args.credentials
+        authenticate = credentials.authenticate if credentials else ()
+        command = server_args.run_args(settings, authenticate)
+        env = server_args.run_env(settings, program_files.gunicorn_config(self.access))
+        self.canary = _declare_canary(
+            scope,
+            settings,
+            self.image,
+            args.packages,
+            command=command,
+            env=env,
+            credentials=credentials,
+            timeout_seconds=args.health_timeout_seconds,
+            after=[*prepared, *args.after],
+        )
+        self.container = scope.container(
+            "container",
+            settings.memory_mb,
+            name=scope.container_name,
+            image=self.image.image_id,
+            command=command,
+            envs=env,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=self.network.name, aliases=[server_args.NETWORK_ALIAS])
+            ],
+            mounts=mounts,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=HEALTHCHECK, interval="15s", timeout="5s", retries=3, start_period="10s"
+            ),
+            depends_on=[*prepared, *args.after, self.canary],
+        )
+        self.register_outputs({"container": self.container.name})
+
+    def _credentials(
+        self, scope: Scope, args: PypiserverArgs
+    ) -> tuple[list[pulumi.Resource], list[docker.ContainerMountArgs]]:
+        """What the container waits for and mounts: the programs, and the htpasswd file when anything is
+        protected."""
+        prepared: list[pulumi.Resource] = [self.programs]
+        mounts = [
+            docker.ContainerMountArgs(type="volume", source=args.packages.name, target=server_args.PACKAGES_DIR),
+            docker.ContainerMountArgs(
+                type="volume", source=self.hooks.name, target=server_args.HOOKS_DIR, read_only=True
+            ),
+        ]
+        if args.credentials is not None:
+            auth = scope.volume("auth", args.credentials.volume, "auth")
+            prepared.append(_declare_htpasswd(scope, args.settings, self.image, auth, args.credentials))
+            mounts.append(
+                docker.ContainerMountArgs(type="volume", source=auth.name, target=server_args.AUTH_DIR, read_only=True)
+            )
+        return prepared, mounts
+
+    @property
+    def indexer_program(self) -> str:
+        """The indexer's program, as the containers that mount `hooks` at HOOKS_DIR find it."""
+        return program_files.indexer_program(self.access)
+
+
+def hooks_volume(scope: Scope) -> str:
+    return scope.docker_name("hooks")
 
 
 def _declare_htpasswd(
@@ -142,7 +179,7 @@ def _declare_canary(
     scope: Scope,
     settings: PypiserverSettings,
     image: docker.RemoteImage,
-    store: Store,
+    packages: docker.Volume,
     *,
     command: list[str],
     env: list[str],
@@ -167,14 +204,14 @@ def _declare_canary(
             HEALTHCHECK[1:],
             timeout_seconds,
         ),
-        depends_on=[image, store.packages, *([store.auth] if store.auth else []), *after],
+        depends_on=[image, packages, *after],
         # Run again whenever the container would be replaced for its image, arguments or environment.
         triggers=[image.image_id, json.dumps(command), json.dumps(env)],
     )
 
 
 def declare_programs(
-    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, store: Store, access: str
+    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, hooks: docker.Volume, access: str
 ) -> pulumi.Resource:
     """The programs that run in the containers (gunicorn's configuration, the indexer), into the hooks
     volume as one folder named by their hash (program_files). The step keeps its first name: it
@@ -188,7 +225,7 @@ def declare_programs(
             settings.image.ref,
             program_files.KEEP,
         ),
-        depends_on=[image, store.hooks],
+        depends_on=[image, hooks],
         stdin=program_files.archive(access),
     )
 

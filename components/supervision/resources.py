@@ -13,6 +13,7 @@ import pulumi
 import pulumi_docker as docker
 from pulumi_command import local, remote
 
+from ..front.settings import FrontSettings
 from ..scope import Scope
 from . import scripts
 from .settings import SupervisionSettings
@@ -33,8 +34,7 @@ def declare_units(scope: Scope, containers: Mapping[str, tuple[docker.Container,
 def declare_health_gate(
     scope: Scope,
     settings: SupervisionSettings,
-    domain: str,
-    https_port: int,
+    front: FrontSettings,
     diagnose: list[str],
     containers: list[docker.Container],
     after: list[pulumi.Resource],
@@ -42,13 +42,14 @@ def declare_health_gate(
 ) -> local.Command | remote.Command:
     """`diagnose`: the containers whose state and logs a failure shows, in that order. `indexer`: where
     the store's disk reading is and which indexer must have written it; the gate's last line repeats it.
-    `domain`, `https_port`: where clients reach the front server (the gate asks as they do)."""
+    `front`: where clients reach the front server; the gate asks as they do, at the host's own side of
+    the published port (FrontSettings.address)."""
     return scope.step(
         "health",
         scripts.health_gate(
-            domain,
-            https_port,
-            scope.target.address,
+            front.domain,
+            front.https_port,
+            front.address,
             diagnose,
             settings.health_timeout_seconds,
             indexer,

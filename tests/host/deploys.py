@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from components.host.scripts import STACK_MARKER
-from engine import RealStack, project_copy
-from index_client import http_get, wait_healthy
-from recorded import stack_config
+from tests.support.engine import RealStack, project_copy
+from tests.support.index_client import http_get, wait_healthy
+from tests.support.recorded import stack_config
 
 from .machine import TestHost
 

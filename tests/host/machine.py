@@ -344,7 +344,7 @@ class TestHost:
 
     def prepare(self, block: str, files: dict[str, str]) -> None:
         """Run the README's `readme-commands: BLOCK` lines as root in a fresh folder holding `files`."""
-        import readme_commands
+        from tests.support import readme_commands
 
         folder = "/root/readme-" + block
         self.exec(["install", "-d", "-m", "0700", folder])

@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 
-from recorded import ROOT
+from tests.support.recorded import ROOT
 
 LAST_LINE = re.compile(
     r"^serving: ours_rps=(\d+) recipe_rps=(\d+) static_rps=(\d+) "
@@ -16,7 +16,7 @@ LAST_LINE = re.compile(
 
 def test_benchmark_smoke_run(host_images):
     result = subprocess.run(
-        [sys.executable, "bench/serving.py", "--files", "200", "--seconds", "1"],
+        [sys.executable, "-m", "bench.serving", "--files", "200", "--seconds", "1"],
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

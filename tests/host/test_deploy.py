@@ -25,12 +25,12 @@ from typing import Any
 
 import pytest
 
-import readme_commands
 from components.host.settings import SshSettings
 from components.host.target import docker_ssh_opts
 from components.in_container.index_rules import project_of
-from engine import expect_failure
-from index_client import (
+from tests.support import readme_commands
+from tests.support.engine import expect_failure
+from tests.support.index_client import (
     http_get,
     make_wheel,
     pip_install,
@@ -38,7 +38,7 @@ from index_client import (
     twine_upload,
     upload,
 )
-from recorded import DOCKER_PROVIDER, REMOTE_COMMAND
+from tests.support.recorded import DOCKER_PROVIDER, REMOTE_COMMAND
 
 from .commands import figure, run, wait_until
 from .deploys import UNITS, USERS, Site, SshAgent, destroyed, host_state, leave_empty, new_site

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import subprocess
 
-from engine import RealStack, project_copy
-from index_client import http_get, make_wheel, pip_install, twine_upload
-from recorded import stack_config
+from tests.support.engine import RealStack, project_copy
+from tests.support.index_client import http_get, make_wheel, pip_install, twine_upload
+from tests.support.recorded import stack_config
 
 from .commands import docker, figure, wait_until
 from .machine import free_port

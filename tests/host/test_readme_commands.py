@@ -12,9 +12,9 @@ import subprocess
 import venv
 from pathlib import Path
 
-import readme_commands
-from index_client import CA_OVERRIDES, make_wheel
-from recorded import ROOT
+from tests.support import readme_commands
+from tests.support.index_client import CA_OVERRIDES, make_wheel
+from tests.support.recorded import ROOT
 
 from .commands import figure
 
@@ -72,7 +72,7 @@ def test_the_readme_set_up_commands_run_as_written(host_images, tmp_path):
 
 def readme_engine_path() -> str:
     """The PATH prefix that gives `pulumi` where the user has none (as the Makefile's ENGINE does)."""
-    from engine import engine_bin
+    from tests.support.engine import engine_bin
 
     folder = engine_bin()
     return f"{folder}{os.pathsep}" if folder else ""

@@ -13,8 +13,8 @@ import hashlib
 import time
 from pathlib import Path
 
-from engine import expect_failure
-from index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
+from tests.support.engine import expect_failure
+from tests.support.index_client import http_get, make_wheel, pip_install, twine_upload, wait_healthy
 
 from .commands import figure, wait_until
 from .conftest import BackupServer

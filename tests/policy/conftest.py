@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployments import deploy
-from policy_pack import PINNED
-from recorded import Deployment
+from tests.support.deployments import deploy
+from tests.support.policy_pack import PINNED
+from tests.support.recorded import Deployment
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,16 @@ from typing import Any
 
 import pytest
 
-from deployments import deploy
-from policy_pack import DOCKER_PROVIDER, REMOTE_COMMAND, assert_names, changed, check, findings, set_option
+from tests.support.deployments import deploy
+from tests.support.policy_pack import (
+    DOCKER_PROVIDER,
+    REMOTE_COMMAND,
+    assert_names,
+    changed,
+    check,
+    findings,
+    set_option,
+)
 
 
 def test_auth_passes(production, staging):

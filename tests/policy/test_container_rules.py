@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policy_pack import CONTAINER, assert_names, changed, check, publish
+from tests.support.policy_pack import CONTAINER, assert_names, changed, check, publish
 
 
 def test_plain_http_index_is_not_public(production, staging, dev):

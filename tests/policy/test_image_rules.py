@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policy_pack import CONTAINER, assert_names, changed, check, subjects
+from tests.support.policy_pack import CONTAINER, assert_names, changed, check, subjects
 
 
 def test_image_pinned_passes(production, staging):

@@ -17,14 +17,14 @@ import pytest
 import yaml
 from pulumi_policy import EnforcementLevel
 
-from policy_pack import (
+from tests.support.policy_pack import (
     NAMES,
     POLICY_DIR,
     RULE,
     engine_config,
     rules,
 )
-from recorded import ROOT
+from tests.support.recorded import ROOT
 
 ADVICE = ("ownership-declared", "upload-credentials-expire")
 
@@ -78,8 +78,8 @@ def test_rules_import_without_starting_a_server_or_the_providers_sdks():
     # (program_facts.py) must import without the providers' SDKs, here made unimportable.
     blocked = "import sys; sys.modules.update(pulumi_docker=None, pulumi_command=None); "
     result = subprocess.run(
-        [sys.executable, "-c", blocked + "import rules; print(len(rules.POLICIES))"],
-        cwd=POLICY_DIR,
+        [sys.executable, "-c", blocked + "from policy import rules; print(len(rules.POLICIES))"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from deployments import deploy
-from policy_pack import PINNED, findings
+from tests.support.deployments import deploy
+from tests.support.policy_pack import PINNED, findings
 
 
 def test_production_passes_every_rule_and_is_advised_to_declare_who_publishes_what(production):

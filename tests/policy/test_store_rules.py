@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi_policy
 import pytest
 
-from deployments import deploy
-from policy_pack import (
+from tests.support.deployments import deploy
+from tests.support.policy_pack import (
     POLICY,
     POLICY_DIR,
     VOLUME,
@@ -17,7 +17,7 @@ from policy_pack import (
     rules,
     stack_resources,
 )
-from recorded import Deployment, reveal
+from tests.support.recorded import Deployment, reveal
 
 
 def test_package_volume_passes(production, staging):

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from deployments import BACKUP_OVERRIDES, PASSWORDS
-from engine import RealStack, failure_text, project_copy
-from policy_pack import PINNED, POLICY_DIR
-from recorded import ROOT, stack_config
-from stack_values import HOST_KEY
+from tests.support.deployments import BACKUP_OVERRIDES, PASSWORDS
+from tests.support.engine import RealStack, failure_text, project_copy
+from tests.support.policy_pack import PINNED, POLICY_DIR
+from tests.support.recorded import ROOT, stack_config
+from tests.support.stack_values import HOST_KEY
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE
 
 from components.in_container.project_access import render as render_access
 from components.pypiserver.programs import archive
-from deployments import PASSWORDS, REMOTE_OVERRIDES, deploy
-from policy_pack import (
+from tests.support.deployments import PASSWORDS, REMOTE_OVERRIDES, deploy
+from tests.support.policy_pack import (
     DOCKER_PROVIDER,
     NAMES,
     PINNED,
@@ -29,7 +29,7 @@ from policy_pack import (
     unpinned_connection,
     validate,
 )
-from recorded import SECRET_SIG, SIG_KEY, reveal
+from tests.support.recorded import SECRET_SIG, SIG_KEY, reveal
 
 SDK_CASES: dict[str, tuple[str, Callable[[dict[str, Any]], object]]] = {
     "image-pinned": ("pypi-image", lambda i: i.update(name="pypiserver/pypiserver:latest")),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from recorded import Deployment, run_program, stack_config
-from stack_values import HOST_KEY
+from tests.support.recorded import Deployment, run_program, stack_config
+from tests.support.stack_values import HOST_KEY
 
 PASSWORDS = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
 BACKUP_KEY = (

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from host.commands import figure, log
-from recorded import PROJECT, ROOT
+from tests.host.commands import figure, log
+from tests.support.recorded import PROJECT, ROOT
 
 # What a copy of the project needs to run: the program, its settings and its virtualenv.
 PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "requirements.txt")

@@ -13,7 +13,6 @@ import copy
 import importlib
 import importlib.metadata
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,11 @@ from pulumi_policy import (
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import unknown_checking_proxy
 
-from recorded import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registration, reveal
+from tests.support.recorded import ROOT, SECRET_SIG, SIG_KEY, Deployment, Registration, reveal
 
 POLICY_DIR = ROOT / "policy"
-# The analyzer runs the pack with its own directory first on sys.path; policy/ is not a package.
-sys.path.insert(0, str(POLICY_DIR))
-rules: Any = importlib.import_module("rules")
-subjects: Any = importlib.import_module("subjects")
+rules: Any = importlib.import_module("policy.rules")
+subjects: Any = importlib.import_module("policy.subjects")
 # protobuf ships no type stubs (and the project installs none): imported untyped, as the analyzer uses it.
 json_format: Any = importlib.import_module("google.protobuf.json_format")
 struct_pb2: Any = importlib.import_module("google.protobuf.struct_pb2")

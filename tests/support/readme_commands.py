@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from recorded import ROOT
+from tests.support.recorded import ROOT
 
 README = ROOT / "README.md"
 FOLLOW_SECONDS = 4.0
@@ -31,9 +31,23 @@ def blocks(where: str, text: str | None = None) -> list[list[str]]:
     found = []
     for match in _BLOCK.finditer(text):
         if match.group("where") == where:
-            lines = [line.strip() for line in match.group("body").splitlines()]
-            found.append([line for line in lines if line and not line.startswith("#")])
+            found.append(_commands(match.group("body")))
     return found
+
+
+_SH = re.compile(r"(?P<marker><!-- readme-commands: [\w-]+ -->\n)?[ \t]*```sh\n(?P<body>.*?)\n[ \t]*```", re.S)
+
+
+def unmarked_sh_blocks(text: str | None = None) -> list[list[str]]:
+    """The commands of each `sh` block NOT marked to be run: a test that runs one says which
+    placeholders it substitutes, and why the lines it leaves out cannot run here."""
+    text = README.read_text() if text is None else text
+    return [_commands(m.group("body")) for m in _SH.finditer(text) if not m.group("marker")]
+
+
+def _commands(body: str) -> list[str]:
+    lines = [line.strip() for line in body.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def follows(command: str) -> bool:

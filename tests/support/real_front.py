@@ -13,8 +13,8 @@ from pathlib import Path
 from components.front import routes
 from components.in_container.static_index import Indexer
 from components.store import mounts
-from host.machine import free_port
-from index_client import BIN, wait_healthy
+from tests.host.machine import free_port
+from tests.support.index_client import BIN, wait_healthy
 
 
 def localize(text: str, root: Path, backend_port: int, https_port: int, http_port: int, admin_port: int) -> str:

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.pypiserver import args as server_args
-from host import pypiserver_release
-from host.images import cache_dir
-from index_client import wait_healthy
-from recorded import Deployment, reveal
+from tests.host import pypiserver_release
+from tests.host.images import cache_dir
+from tests.support.index_client import wait_healthy
+from tests.support.recorded import Deployment, reveal
 
 
 def ensure_venv(version: str) -> Path:

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from deployments import REMOTE_OVERRIDES
-from index_client import BIN
-from recorded import reveal, run_program, stack_config
+from tests.support.deployments import REMOTE_OVERRIDES
+from tests.support.index_client import BIN
+from tests.support.recorded import reveal, run_program, stack_config
 
 CADDY = BIN / "caddy"
 

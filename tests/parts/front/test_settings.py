@@ -4,7 +4,7 @@ is refused naming the key."""
 from __future__ import annotations
 
 from components.settings import parse
-from stack_values import CERT, SECRETS, refusals, remote
+from tests.support.stack_values import CERT, SECRETS, refusals, remote
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [

@@ -7,7 +7,7 @@ import pytest
 
 from components.host.settings import EnvironmentConflict
 from components.settings import parse
-from stack_values import (
+from tests.support.stack_values import (
     ECDSA_256,
     ECDSA_384,
     ECDSA_521,

@@ -18,8 +18,8 @@ from components.in_container.gunicorn_conf import audit_line, disk_refusal, refu
 from components.in_container.project_access import render as render_access
 from components.pypiserver import args as server_args
 from components.pypiserver import programs as program_files
-from real_pypiserver import ensure_venv, unpack_programs
-from recorded import ROOT
+from tests.support.real_pypiserver import ensure_venv, unpack_programs
+from tests.support.recorded import ROOT
 
 NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
@@ -153,10 +153,10 @@ def test_an_upload_must_leave_the_margin_counting_the_uploads_being_stored(free,
         assert answer[0].startswith("507") and "free space" in answer[1]
 
 
-# Runs in pypiserver's own environment (the real bottle parses the uploads, as in the container).
+# Runs in pypiserver's own environment (the real bottle parses the uploads, as in the container), from
+# the repository root (`python -c` puts the working directory first on its path).
 TWO_UPLOADS = r"""
 import io, sys, types
-sys.path.insert(0, sys.argv[1])
 from components.in_container import gunicorn_conf, index_rules
 
 SIZE = 1 << 20
@@ -193,7 +193,7 @@ def pypiserver(environ, start_response):
 
 
 disk = types.SimpleNamespace(f_bavail=FREE // 4096, f_frsize=4096, f_blocks=TOTAL // 4096)
-guarded = gunicorn_conf.guard(pypiserver, index_rules, sys.argv[2], statvfs=lambda path: disk)
+guarded = gunicorn_conf.guard(pypiserver, index_rules, sys.argv[1], statvfs=lambda path: disk)
 guarded(upload("first_tool-1.0.tar.gz"), answer)
 guarded(upload("second_tool-1.0.tar.gz"), answer)  # again, once the first is stored
 print(answers)
@@ -203,8 +203,8 @@ print(answers)
 def test_two_uploads_at_once_cannot_both_take_the_last_of_the_disk(tmp_path):
     venv = ensure_venv("v2.4.1")
     result = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", TWO_UPLOADS, str(ROOT), str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        [str(venv / "bin" / "python"), "-c", TWO_UPLOADS, str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     second_during_first, first, second_after = ast.literal_eval(result.stdout.strip())

@@ -13,7 +13,7 @@ import pytest
 from components.in_container import fs, page_tree, static_index, watching
 from components.in_container.folder_watch import Watch
 from components.in_container.static_index import Indexer
-from index_client import make_wheel
+from tests.support.index_client import make_wheel
 
 from .test_static_index import _tree
 

@@ -17,8 +17,8 @@ from components.in_container import disk_watch, folder_watch, fs, static_index
 from components.in_container.project_access import render as render_access
 from components.in_container.static_index import Indexer
 from components.pypiserver import programs as program_files
-from index_client import make_wheel
-from real_pypiserver import unpack_programs
+from tests.support.index_client import make_wheel
+from tests.support.real_pypiserver import unpack_programs
 
 NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
@@ -95,7 +95,7 @@ def test_a_restart_does_not_rehash_the_store(tmp_path, monkeypatch):
 
 
 def test_wheels_get_their_core_metadata_and_requires_python(tmp_path):
-    from index_client import make_wheel
+    from tests.support.index_client import make_wheel
 
     packages, output = tmp_path / "packages", tmp_path / "index"
     packages.mkdir()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components.settings import parse
-from stack_values import SECRETS, refusals, remote
+from tests.support.stack_values import SECRETS, refusals, remote
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [

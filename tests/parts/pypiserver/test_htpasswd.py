@@ -79,7 +79,7 @@ print(json.dumps({
 def test_the_hashes_verify_with_the_images_passlib_and_bcrypt(tmp_path):
     """pypiserver checks uploads with passlib's HtpasswdFile; run it, and bcrypt itself, at the image's
     pins (the virtualenv the real-pypiserver tests use)."""
-    from real_pypiserver import ensure_venv
+    from tests.support.real_pypiserver import ensure_venv
 
     users = {"ci": "ci-password-7f3a9c1e5b", "alice": "alice-password-2d8e4f6a"}
     htpasswd = tmp_path / ".htpasswd"

@@ -8,11 +8,11 @@ import subprocess
 import time
 
 import pytest
-from stand_ins import put_on_path
 
 from components import volume_files
 from components.in_container.project_access import render as render_access
 from components.pypiserver import programs as program_files
+from tests.support.stand_ins import put_on_path
 
 # Runs what `docker run ... IMAGE -c INNER` would run in the container: INNER, in sh, with stdin.
 FAKE_DOCKER = """#!/bin/sh

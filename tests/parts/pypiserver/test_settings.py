@@ -3,7 +3,7 @@ refused naming the key."""
 
 from __future__ import annotations
 
-from stack_values import refusals, remote
+from tests.support.stack_values import refusals, remote
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [

@@ -6,7 +6,7 @@ import datetime
 
 from components.settings import parse
 from components.settings.expiry import expiry_warnings
-from stack_values import PASSWORD, SECRETS, refusals, remote
+from tests.support.stack_values import PASSWORD, SECRETS, refusals, remote
 
 NOW = datetime.datetime(2027, 1, 1, tzinfo=datetime.UTC).timestamp()
 TEAM = {"ci": PASSWORD, "alice": PASSWORD}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from components.settings import parse
 from components.settings.ownership import access_file
-from stack_values import PASSWORD, SECRETS, refusals, remote
+from tests.support.stack_values import PASSWORD, SECRETS, refusals, remote
 
 TEAM = {"ci": PASSWORD, "alice": PASSWORD, "ci-acme": PASSWORD, "reader": PASSWORD}
 UPLOADERS = ["ci", "alice", "ci-acme"]

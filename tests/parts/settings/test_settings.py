@@ -11,8 +11,8 @@ import yaml
 from components import settings
 from components.settings import ConfigError, parse
 from components.settings.access import _parse_authenticate
-from recorded import ROOT
-from stack_values import BACKUP_KEY, CERT, ECDSA_256, HOST_KEY, PASSWORD, SECRETS, refusals, remote
+from tests.support.recorded import ROOT
+from tests.support.stack_values import BACKUP_KEY, CERT, ECDSA_256, HOST_KEY, PASSWORD, SECRETS, refusals, remote
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [

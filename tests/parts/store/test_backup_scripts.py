@@ -12,9 +12,9 @@ import pytest
 from components.host import scripts as host_scripts
 from components.settings import ConfigError, parse
 from components.store import backup_scripts
-from deployments import REMOTE_OVERRIDES
-from index_client import BIN
-from recorded import stack_config
+from tests.support.deployments import REMOTE_OVERRIDES
+from tests.support.index_client import BIN
+from tests.support.recorded import stack_config
 
 BACKUP = parse(
     {**stack_config("production"), **REMOTE_OVERRIDES, "backupSchedule": "*:0/15"}, "production",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.settings import ConfigError, parse
-from stack_values import BACKUP, SECRETS, refusals, remote
+from tests.support.stack_values import BACKUP, SECRETS, refusals, remote
 
 # (stack, config, key named in the error, a fragment of what is accepted)
 BAD = [

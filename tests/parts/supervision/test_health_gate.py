@@ -7,9 +7,9 @@ import os
 import subprocess
 
 import pytest
-from stand_ins import put_on_path
 
 from components.supervision import scripts
+from tests.support.stand_ins import put_on_path
 
 READING = scripts.IndexerReading("idx-front", "/srv/index/.disk", "/srv/index/.indexer", "idx-indexer")
 
