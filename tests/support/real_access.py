@@ -11,11 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.real_front import RunningFront, running_front
-
-from tests.support.deployments import PASSWORDS, config_for
 from tests.host.machine import free_port
+from tests.support.deployments import PASSWORDS, config_for
 from tests.support.index_client import Response, http_get, make_wheel, upload
+from tests.support.real_front import RunningFront, running_front
 from tests.support.real_pypiserver import RunningIndex, running_deployed_index
 from tests.support.recorded import Deployment, reveal, run_program
 
