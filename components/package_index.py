@@ -44,6 +44,7 @@ from .pypiserver.resources import Credentials, Pypiserver, PypiserverArgs
 from .scope import Scope
 from .scrape_job import render_scrape_job
 from .settings import Settings
+from .settings.ownership import access_file
 from .store import backup
 from .store.backup import Backup, BackupArgs
 from .store.mounts import INDEX_DIR
@@ -168,7 +169,12 @@ def _pypiserver_args(
         else None
     )
     return PypiserverArgs(
-        settings.pypiserver, store.packages, credentials, settings.supervision.health_timeout_seconds, after=restored
+        settings.pypiserver,
+        store.packages,
+        credentials,
+        settings.supervision.health_timeout_seconds,
+        access_file(access.owners, access.uncovered, access.expires),
+        after=restored,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from components.config_reading import DIGEST, RELEASE_NUMBER, image_key
 from components.front import settings as front
+from components.in_container.project_access import ACCESS_FILE
 from components.pypiserver import settings as pypiserver
 from components.settings import CONTAINER_NAME
 from components.settings.access import ACTIONS
@@ -29,6 +30,7 @@ IMAGES = (
 RELEASE_TAGS = (pypiserver.RELEASE_TAG, RELEASE_NUMBER)
 
 __all__ = [
+    "ACCESS_FILE",
     "ACTIONS",
     "CONTAINER_NAME",
     "DIGEST",

@@ -1,6 +1,7 @@
 """The rules of the pypi-index policy pack, and how they become policies.
 
 The checks live by what they guard: image_rules.py, access_rules.py (passwords, SSH host keys),
+publish_rules.py (who may publish which project, and until when),
 store_rules.py (the package volume, backups), container_rules.py; subjects.py says what a rule sees
 and how it recognises the program's resources, by the facts program_facts.py imports from the program.
 
@@ -45,6 +46,7 @@ from policy.access_rules import auth_protects_all_actions, ssh_host_key_pinned
 from policy.container_rules import container_memory_limit, container_unprivileged, index_not_public_without_tls
 from policy.image_rules import image_pinned
 from policy.program_facts import CONTAINER_NAME, PACKAGES_ROLE, PACKAGES_VOLUME, ROLE_LABEL
+from policy.publish_rules import ownership_declared, upload_credentials_expire
 from policy.store_rules import backups_scheduled, package_volume_protected
 from policy.subjects import Options, Subject, plain
 
@@ -132,6 +134,12 @@ RULES: tuple[Rule, ...] = (
         "Every container has a memory limit.",
         container_memory_limit,
     ),
+    Rule(
+        "ownership-declared",
+        "Who may publish which project is declared (owners rules, or uncoveredProjects nobody), so an "
+        "uploader cannot publish another team's project. Advisory in production.json, off in staging.json.",
+        ownership_declared,
+    ),
 )
 
 
@@ -147,6 +155,12 @@ STACK_RULES: tuple[StackRule, ...] = (
         "(the backup timer is installed); production.json makes it mandatory, as the settings do.",
         backups_scheduled,
         next(rule.config for rule in RULES if rule.name == "package-volume-protected"),
+    ),
+    StackRule(
+        "upload-credentials-expire",
+        "Every user who may upload has an expiry (expires), so a credential nobody renews stops working. "
+        "Advisory in production.json, off in staging.json.",
+        upload_credentials_expire,
     ),
 )
 

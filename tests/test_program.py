@@ -8,6 +8,7 @@ import pytest
 from passlib.hash import bcrypt
 from pulumi.output import Unknown
 
+from components.in_container.project_access import render as render_access
 from components.pypiserver import programs as program_files
 from components.pypiserver.salt_key import SALT_KEY
 from components.supervision.systemd_unit import UNIT_DIR
@@ -26,6 +27,8 @@ from tests.support.recorded import (
     stack_config,
 )
 from tests.support.stack_values import HOST_KEY
+
+NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
 
 def ssh_opts(d: Deployment) -> list[str]:
@@ -190,7 +193,7 @@ def test_indexer_container_inputs(staging):
     # The program is a file the deployment delivered, named by its content; never source in an argument.
     assert indexer["entrypoints"] == [
         "python3",
-        f"/data/hooks/{program_files.digest()}/static_index.py",
+        f"/data/hooks/{program_files.digest(NO_RULES)}/static_index.py",
         "/srv/packages",
         "/srv/index",
         str(1024 * 1_000_000),
@@ -490,7 +493,7 @@ def test_a_new_image_or_new_arguments_are_tried_beside_the_running_index_first(s
     assert "pypiserver-packages" not in script, "the canary must not see the store"
     assert "--tmpfs /data/packages:rw,nosuid,nodev,noexec,size=16m" in script
     assert "source=pypiserver-hooks,target=/data/hooks,readonly" in script
-    assert "--env " in script and f"GUNICORN_CMD_ARGS=--config {program_files.gunicorn_config()}" in script, (
+    assert "--env " in script and f"GUNICORN_CMD_ARGS=--config {program_files.gunicorn_config(NO_RULES)}" in script, (
         "the same env"
     )
     assert "source=pypiserver-auth,target=/data/auth,readonly" in script
@@ -556,13 +559,15 @@ def test_pypiserver_runs_gunicorn_with_the_audit_configuration():
     # The configuration's folder is named by the programs' content: new program text is a new
     # environment, so the canary tries it and the container is replaced (a file rewritten in place
     # would never reach the running gunicorn, which read it once at start).
-    assert container["envs"] == [f"GUNICORN_CMD_ARGS=--config /data/hooks/{program_files.digest()}/gunicorn.conf.py"]
+    assert container["envs"] == [
+        f"GUNICORN_CMD_ARGS=--config /data/hooks/{program_files.digest(NO_RULES)}/gunicorn.conf.py"
+    ]
     assert {"source": "pypiserver-hooks", "target": "/data/hooks", "readOnly": True}.items() <= next(
         m for m in container["mounts"] if m["target"] == "/data/hooks"
     ).items()
     step = d.named("pypi-gunicorn-config")
-    assert reveal(step.inputs["stdin"]) == program_files.archive()
-    assert f"if [ ! -d {program_files.digest()} ]" in step.inputs["create"]
+    assert reveal(step.inputs["stdin"]) == program_files.archive(NO_RULES)
+    assert f"if [ ! -d {program_files.digest(NO_RULES)} ]" in step.inputs["create"]
     assert depends_on(d, "pypi-container", "pypi-gunicorn-config") and depends_on(
         d, "pypi-canary", "pypi-gunicorn-config"
     )

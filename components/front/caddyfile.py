@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from ..settings.access import AccessSettings
 from . import routes
 from .layout import CERT_FILE, KEY_FILE
+from .logins import Logins
 from .metrics_routes import global_option, metrics_routes
 from .settings import FrontSettings
 
@@ -26,7 +27,7 @@ def render_caddyfile(
     The metrics users may scrape and nothing else: the other routes know only the readers."""
     protect = set(access.authenticate)
     scrapers = {name: hashes[name] for name in access.metrics_users}
-    readers = {name: hashes[name] for name in access.readers}
+    logins = Logins({name: hashes[name] for name in access.readers}, access.expires)
     site = settings.domain if ":" not in settings.domain else f"[{settings.domain}]"
     lines = [
         "# Written by pypi-index (components/front/caddyfile.py); `pulumi up` replaces it.",
@@ -40,12 +41,12 @@ def render_caddyfile(
         *_site_settings(settings),
         *routes.health_route(),
         *metrics_routes(scrapers),
-        *routes.file_routes(readers, "download" in protect),
-        *routes.redirects(readers, "list" in protect),
-        *routes.page_routes(readers, "list" in protect),
-        *routes.unknown_pages(fallback_url, readers, "list" in protect),
+        *routes.file_routes(logins, "download" in protect),
+        *routes.redirects(logins, "list" in protect),
+        *routes.page_routes(logins, "list" in protect),
+        *routes.unknown_pages(fallback_url, logins, "list" in protect),
         "",
-        *routes.backend_route(settings.max_upload_mb, access.uploaders, readers, protect),
+        *routes.backend_route(settings.max_upload_mb, access.uploaders, logins, protect),
         "}",
     ]
     if settings.http_port:

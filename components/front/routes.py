@@ -17,17 +17,17 @@ spelling they catch still asks for the same credentials.
 
 Caddy's `basic_auth` keeps the result of each bcrypt comparison in memory (its Caddyfile form turns the
 cache on), so a user pays the hash cost once, not on every request as with pypiserver alone.
-`hashes` below are the users' bcrypt hashes; `protected`, whether the route's action asks for them.
+`logins` below are the users' bcrypt hashes and expiries (logins.py); `protected`, whether the route's
+action asks for them.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 from ..in_container.disk_watch import PAUSED_FLAG
 from ..in_container.static_index import METADATA_DIR
 from ..pypiserver.args import HEALTH_PATH, NETWORK_ALIAS, PORT
 from ..store.mounts import INDEX_DIR, PACKAGES_ROOT
+from .logins import Logins, expired_check
 
 BACKEND = f"{NETWORK_ALIAS}:{PORT}"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -77,9 +77,7 @@ def _proxy(indent: str) -> list[str]:
     ]
 
 
-def _answered_here(
-    name: str, match: list[str], answer: list[str], hashes: Mapping[str, str], protected: bool
-) -> list[str]:
+def _answered_here(name: str, match: list[str], answer: list[str], logins: Logins, protected: bool) -> list[str]:
     """A named route the front server answers itself (`answer`, Caddyfile lines), after the list
     credentials when listing is protected. In a `route` block, because Caddy otherwise orders a
     handler's directives by their kind, and `redir` comes before `basic_auth`: a redirect would be
@@ -90,7 +88,7 @@ def _answered_here(
         "\t}",
         f"\thandle @{name} {{",
         "\t\troute {",
-        *(f"\t{line}" for line in (_auth("", hashes) if protected else [])),
+        *(f"\t{line}" for line in (_auth("", logins) if protected else [])),
         *(f"\t\t\t{line}" for line in answer),
         "\t\t}",
         "\t}",
@@ -98,7 +96,7 @@ def _answered_here(
     ]
 
 
-def unknown_pages(fallback_url: str | None, hashes: Mapping[str, str], protected: bool) -> list[str]:
+def unknown_pages(fallback_url: str | None, logins: Logins, protected: bool) -> list[str]:
     """A simple page the indexer has not written: the project is not here. The front server answers
     it itself, to every user who may list: 404, or with a fallback index the redirect pypiserver
     would give (pypiserver, whose password file names only the uploaders, would refuse a reader).
@@ -108,10 +106,10 @@ def unknown_pages(fallback_url: str | None, hashes: Mapping[str, str], protected
         answer = f"redir {fallback_url.rstrip('/')}/{{http.request.uri.path.1}}/ 302"
     else:
         answer = 'respond "no such project here" 404'
-    return ["", *_answered_here("unknown_page", ["method GET HEAD", "path /simple/*"], [answer], hashes, protected)]
+    return ["", *_answered_here("unknown_page", ["method GET HEAD", "path /simple/*"], [answer], logins, protected)]
 
 
-def redirects(hashes: Mapping[str, str], protected: bool) -> list[str]:
+def redirects(logins: Logins, protected: bool) -> list[str]:
     """The redirects pypiserver gives for list pages (_app.py: `pep_503_redirects`, `simple`), answered
     here for every user who may list: pypiserver's password file names only the uploaders.
     `/simple` and `/simple/<name>` gain their slash; a name not in PEP 503's normal form is lower-cased
@@ -122,33 +120,34 @@ def redirects(hashes: Mapping[str, str], protected: bool) -> list[str]:
             "without_slash",
             ["method GET HEAD", f"expression {{http.request.uri.path}}.matches('{WITHOUT_SLASH}')"],
             ["redir {http.request.uri.path}/ 301"],
-            hashes,
+            logins,
             protected,
         ),
         *_answered_here(
             "not_normal",
             ["method GET HEAD", f"expression {{http.request.uri.path}}.matches('{NOT_NORMAL}')"],
             [*lower, "uri path_regexp [-_.]+ -", "redir {http.request.uri.path} 301"],
-            hashes,
+            logins,
             protected,
         ),
     ]
 
 
-def _auth(matcher: str, hashes: Mapping[str, str]) -> list[str]:
-    users = [f"\t\t\t{name} {hashes[name]}" for name in sorted(hashes)]
+def _auth(matcher: str, logins: Logins) -> list[str]:
+    """basic_auth for `logins`, then the refusal of an expired credential (logins.py)."""
+    users = [f"\t\t\t{name} {logins.hashes[name]}" for name in sorted(logins.hashes)]
     opening = " ".join(part for part in ("basic_auth", matcher, "{") if part)
-    return [f"\t\t{opening}", *users, "\t\t}"]
+    return [f"\t\t{opening}", *users, "\t\t}", *(f"\t\t{line}" for line in expired_check(logins, matcher))]
 
 
 def health_route() -> list[str]:
     return [f"\t@health {HEALTH_MATCH}", "\thandle @health {", *_proxy("\t\t"), "\t}", ""]
 
 
-def file_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
+def file_routes(logins: Logins, protected: bool) -> list[str]:
     """Package files straight from the volume, and PEP 658/714 core metadata at <file URL>.metadata,
     which the indexer extracted into the pages volume; the metadata protected like the file itself."""
-    auth = _auth("", hashes) if protected else []
+    auth = _auth("", logins) if protected else []
     return [
         "\t@metadata {",
         "\t\tmethod GET HEAD",
@@ -176,10 +175,10 @@ def file_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
     ]
 
 
-def page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
+def page_routes(logins: Logins, protected: bool) -> list[str]:
     """The indexer's pages. PEP 691: the same URLs answer JSON to clients that ask for it (pip 22.2+,
     uv), HTML to the rest; caches must keep them apart (Vary: Accept)."""
-    auth = _auth("", hashes) if protected else []
+    auth = _auth("", logins) if protected else []
     return [
         "\t@page_json {",
         "\t\tmethod GET HEAD",
@@ -216,9 +215,7 @@ def page_routes(hashes: Mapping[str, str], protected: bool) -> list[str]:
     ]
 
 
-def backend_route(
-    max_upload_mb: int, uploaders: tuple[str, ...], hashes: Mapping[str, str], protect: set[str]
-) -> list[str]:
+def backend_route(max_upload_mb: int, uploaders: tuple[str, ...], logins: Logins, protect: set[str]) -> list[str]:
     """Everything else goes to pypiserver: uploads (after their size, length and the disk are checked
     here) and the rare dynamic page."""
     limit = max_upload_mb * 1_000_000  # Caddy's MB, as in max_size
@@ -227,8 +224,8 @@ def backend_route(
         "\t\t@update method POST",
         "\t\t@list not method POST",
         # Only uploaders may upload; every user may read (roles). pypiserver's own file agrees.
-        *(_auth("@update", {u: hashes[u] for u in uploaders}) if "update" in protect else []),
-        *(_auth("@list", hashes) if "list" in protect else []),
+        *(_auth("@update", logins.only(uploaders)) if "update" in protect else []),
+        *(_auth("@list", logins) if "list" in protect else []),
         # Refuse an oversized upload from its Content-Length, before any of it reaches pypiserver:
         # request_body's limit alone cuts the stream mid-way, and pypiserver then stores the
         # truncated file as a package. Without a length, the limit could not be checked up front.

@@ -30,7 +30,6 @@ gevent (the worker the image uses) to hash a stored file off the request loop.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib.util
 import os
@@ -48,6 +47,7 @@ worker_class = "gevent"
 PACKAGES_DIR = "/data/packages"  # server_args.PACKAGES_DIR; this file cannot import the program
 AUDITED = ("file_upload", "remove_pkg")
 REMOVING = "pypi_index.removing"  # environ key: [(file, sha256, size)] the guard hashed before a removal
+REFUSED = "pypi_index.refused"  # environ key: why the guard refused the request (for its audit line)
 
 
 def beside(name: str) -> types.ModuleType:
@@ -61,6 +61,11 @@ def beside(name: str) -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# The audit's record format (audit_record.py), under the names this configuration has always had.
+_record = beside("audit_record")
+user_of, audit_line = _record.user_of, _record.audit_line
 
 
 def index_rules() -> types.ModuleType:
@@ -118,8 +123,23 @@ def disk_refusal(rules: types.ModuleType, free: int, total: int, in_flight: int,
     )
 
 
-def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
+def owner_refusal(environ, access, project: str | None, action: str):
+    """(403, why) when the project's owners (project_access.py) do not include the request's user."""
+    reason = access.refusal(user_of(environ.get("HTTP_AUTHORIZATION")), project, action) if project else None
+    return ("403 Forbidden", reason) if reason else None
+
+
+def _refuse(environ, start_response, answer: tuple[str, str], project: str | None):
+    """Answer (status, message); the project and the message are kept for the audit line (post_request)."""
+    status, message = answer
+    environ[REFUSED] = {"project": project or "-", "reason": message}
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+    return [(message + "\n").encode()]
+
+
+def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs, access=None):
     """`app` behind the upload guard: refused uploads never reach pypiserver, so nothing is stored.
+    `access`: who may publish what (project_access.py; None: anyone with the upload role).
 
     The bytes of accepted uploads are counted until pypiserver has answered: one gunicorn worker with
     gevent runs one request at a time between yields, so the check and the count cannot interleave."""
@@ -127,6 +147,7 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
     from pypiserver.pkg_helpers import guess_pkgname_and_version  # type: ignore[import-not-found]
 
     in_flight = [0]
+    access = access or beside("project_access").ANYONE
     # Which releases the store holds, kept in step by inotify: no listing of the folder per upload.
     watch = beside("folder_watch").Watch
     releases = beside("stored_releases").StoredReleases(
@@ -141,11 +162,17 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
             # Parsed once: bottle caches the forms and files in the environ, and pypiserver reuses them.
             request = BaseRequest(environ)
             content = request.files.get("content") if request.forms.get(":action") == "file_upload" else None
+            expired = access.expired(user_of(environ.get("HTTP_AUTHORIZATION")), time.time())
+            if expired:
+                return _refuse(environ, start_response, ("401 Unauthorized", expired), None)
             filename = getattr(content, "raw_filename", None)
             if filename:
                 # Listed only when the store may hold this release already, to name the other file.
                 stored = os.listdir(packages) if releases.may_hold(filename) else []
-                answer = refusal(rules, filename, guess_pkgname_and_version(filename), stored)
+                # Ownership first: a user who may not publish the project learns nothing of its files.
+                project = rules.project_of(filename)
+                answer = owner_refusal(environ, access, project, "upload to")
+                answer = answer or refusal(rules, filename, guess_pkgname_and_version(filename), stored)
                 size = _size(content)
                 if answer is None:
                     disk = statvfs(packages)
@@ -153,14 +180,17 @@ def guard(app, rules: types.ModuleType, packages: str, statvfs=os.statvfs):
                         rules, disk.f_bavail * disk.f_frsize, disk.f_blocks * disk.f_frsize, in_flight[0], size
                     )
                 if answer is not None:
-                    start_response(answer[0], [("Content-Type", "text/plain; charset=utf-8")])
-                    return [(answer[1] + "\n").encode()]
+                    return _refuse(environ, start_response, answer, project)
                 in_flight[0] += size
                 try:
                     return app(environ, start_response)
                 finally:
                     in_flight[0] -= size
             if request.forms.get(":action") == "remove_pkg":
+                project = rules.normalize(request.forms.get("name") or "")
+                answer = owner_refusal(environ, access, project, "remove from")
+                if answer is not None:
+                    return _refuse(environ, start_response, answer, project)
                 # The files pypiserver is about to remove (its find_version: the name and version as
                 # its parser reads them from each file name), hashed while they still exist, so the
                 # audit names each with its sha256.
@@ -203,37 +233,9 @@ def _off_the_loop(work):
 
 def post_worker_init(worker) -> None:
     """gunicorn server hook: the worker's application is loaded; put the guard in front of it."""
-    worker.wsgi = guard(worker.wsgi, index_rules(), PACKAGES_DIR)
-
-
-def user_of(authorization: str | None) -> str:
-    """The user name in a Basic Authorization header ('-' without one); the password is dropped."""
-    if not authorization or not authorization.lower().startswith("basic "):
-        return "-"
-    try:
-        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-    except ValueError:
-        return "-"
-    return decoded.split(":", 1)[0] or "-"
-
-
-def audit_line(action: str, user: str, status: str, when: float, **fields: object) -> str:
-    """One journal line per audited request: `audit: <action> user=... status=... time=... key=value...`.
-
-    Values are quoted as repr when they hold a space, a quote or a non-printable character, so a
-    crafted file name cannot forge a second record or split the line.
-    """
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-    parts = [f"audit: {action}", f"user={_value(user)}", f"status={_value(status)}", f"time={stamp}"]
-    parts += [f"{key}={_value(value)}" for key, value in fields.items()]
-    return " ".join(parts)
-
-
-def _value(value: object) -> str:
-    text = str(value)
-    if not text or any(not c.isprintable() or c in " \"'=\\" for c in text):
-        return repr(text)
-    return text
+    access = beside("project_access")
+    rules = access.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), access.ACCESS_FILE))
+    worker.wsgi = guard(worker.wsgi, index_rules(), PACKAGES_DIR, access=rules)
 
 
 def _sha256(path: str) -> tuple[str, int]:
@@ -260,6 +262,10 @@ def _stored(user: str, status: str, when: float, filename: str) -> None:
     _log(audit_line("upload", user, status, when, file=filename, sha256=sha256, size=size))
 
 
+def _why(environ) -> dict[str, str]:
+    return environ.get(REFUSED) or {}
+
+
 def post_request(worker, req, environ, resp) -> None:
     """gunicorn server hook: runs after each request, in the worker that answered it."""
     if environ.get("REQUEST_METHOD") != "POST":
@@ -276,12 +282,12 @@ def post_request(worker, req, environ, resp) -> None:
         for filename, sha256, size in removed:
             _log(audit_line("remove", user, status, when, **release, file=filename, sha256=sha256, size=size))
         if not removed:
-            _log(audit_line("remove", user, status, when, **release))
+            _log(audit_line("remove", user, status, when, **{**release, **_why(environ)}))
         return
     files = environ.get("bottle.request.files")
     content = files.get("content") if files is not None else None
     filename = getattr(content, "raw_filename", "") or ""
     if status != "200" or not filename or "/" in filename:
-        _log(audit_line("upload", user, status, when, file=filename))
+        _log(audit_line("upload", user, status, when, file=filename, **_why(environ)))
         return
     _off_the_loop(lambda: _stored(user, status, when, filename))  # a large file must not stall the others

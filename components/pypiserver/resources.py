@@ -54,6 +54,8 @@ class PypiserverArgs:
     """What uploads are checked against; None when nothing is protected."""
     health_timeout_seconds: int
     """How long the canary may take to answer healthy."""
+    access: str
+    """The text of access.json (who may publish what), delivered with the programs."""
     after: Sequence[pulumi.Resource] = ()
     """What must be done before pypiserver starts (a restore into the store)."""
 
@@ -84,12 +86,13 @@ class Pypiserver(pulumi.ComponentResource):
             internal=True,
             opts=scope.opts(depends_on=scope.ready),
         )
-        self.programs = declare_programs(scope, settings, self.image, self.hooks)
+        self.access = args.access
+        self.programs = declare_programs(scope, settings, self.image, self.hooks, self.access)
         prepared, mounts = self._credentials(scope, args)
         credentials = args.credentials
         authenticate = credentials.authenticate if credentials else ()
         command = server_args.run_args(settings, authenticate)
-        env = server_args.run_env(settings, program_files.gunicorn_config())
+        env = server_args.run_env(settings, program_files.gunicorn_config(self.access))
         self.canary = _declare_canary(
             scope,
             settings,
@@ -142,7 +145,7 @@ class Pypiserver(pulumi.ComponentResource):
     @property
     def indexer_program(self) -> str:
         """The indexer's program, as the containers that mount `hooks` at HOOKS_DIR find it."""
-        return program_files.indexer_program()
+        return program_files.indexer_program(self.access)
 
 
 def hooks_volume(scope: Scope) -> str:
@@ -208,7 +211,7 @@ def _declare_canary(
 
 
 def declare_programs(
-    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, hooks: docker.Volume
+    scope: Scope, settings: PypiserverSettings, image: docker.RemoteImage, hooks: docker.Volume, access: str
 ) -> pulumi.Resource:
     """The programs that run in the containers (gunicorn's configuration, the indexer), into the hooks
     volume as one folder named by their hash (program_files). The step keeps its first name: it
@@ -218,12 +221,12 @@ def declare_programs(
         volume_files.write_volume_folder(
             hooks_volume(scope),
             server_args.HOOKS_DIR,
-            program_files.digest(),
+            program_files.digest(access),
             settings.image.ref,
             program_files.KEEP,
         ),
         depends_on=[image, hooks],
-        stdin=program_files.archive(),
+        stdin=program_files.archive(access),
     )
 
 

@@ -8,6 +8,7 @@ key, the value (never a secret's) and what is accepted.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,11 +39,12 @@ def parse(
     stack: str,
     secret_keys: frozenset[str] = frozenset(),
     environment: Mapping[str, str] | None = None,
+    now: float | None = None,
 ) -> Settings:
     """Validate raw config values (key -> value, without the project prefix) into Settings.
 
     `environment` is the process environment the providers will inherit (only what changes where
-    they connect is read)."""
+    they connect is read); `now`, the time credentials' expiries are checked against (this moment)."""
     check_environment(environment or {})
     production = stack == PRODUCTION_STACK
     host = parse_host(values, production)
@@ -50,7 +52,7 @@ def parse(
         stack=stack,
         container_name=read_docker_name(values, "containerName", CONTAINER_NAME),
         host=host,
-        access=parse_access(values, "users" in secret_keys, production),
+        access=parse_access(values, "users" in secret_keys, production, time.time() if now is None else now),
         pypiserver=parse_pypiserver(values, production),
         indexer=parse_indexer(values),
         front=parse_front(values, host.ssh.host if host.ssh else None, production),

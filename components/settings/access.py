@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reading import USER_NAME, ConfigError, read_int, read_list, show
+from . import expiry, ownership
 
 # pypiserver's actions, in its order.
 ACTIONS = ("update", "download", "list")
@@ -25,7 +26,7 @@ MAX_PASSWORD_BYTES = 72
 MIN_ROUNDS, MAX_ROUNDS = 4, 14
 
 # The keys read only when someone logs in (besides users and authenticate).
-USER_KEYS = ("uploaders", "metricsUsers", "bcryptRounds")
+USER_KEYS = ("uploaders", "metricsUsers", "bcryptRounds", *ownership.KEYS, *expiry.KEYS)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class AccessSettings:
     uploaders: tuple[str, ...]
     """The users who may upload (every user but the metrics users, unless the config names some)."""
     bcrypt_rounds: int
+    owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Normalised project pattern -> the users who may publish the projects it matches (ownership.py)."""
+    uncovered: str = "uploaders"
+    """Who may publish a project no rule covers: `uploaders` (every user with the upload role) or `nobody`."""
+    expires: Mapping[str, int] = field(default_factory=dict)
+    """User -> the Unix time their credential stops working (expiry.py); users without one never expire."""
     metrics_users: tuple[str, ...] = ()
     """The users who may scrape the metrics, and do nothing else (no list, download or upload)."""
 
@@ -137,8 +144,9 @@ def _parse_authenticate(values: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(a for a in ACTIONS if a in actions)
 
 
-def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool) -> AccessSettings:
-    """What is protected, the users and their passwords, who may upload, consistent with each other."""
+def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool, now: float) -> AccessSettings:
+    """What is protected, the users and their passwords, who may upload, consistent with each other.
+    `now`: the time expiries are checked against (one in the past is refused)."""
     authenticate = _parse_authenticate(values)
     users = _parse_users(values, users_secret)
     if authenticate and not users:
@@ -155,10 +163,14 @@ def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool
     if production and authenticate != ACTIONS:
         raise ConfigError("authenticate", show(list(authenticate)), "production protects update, download and list")
     metrics = _parse_metrics_users(values, users)
+    uploaders = _parse_uploaders(values, users, metrics)
     return AccessSettings(
         authenticate,
         users,
-        _parse_uploaders(values, users, metrics),
+        uploaders,
         read_int(values, "bcryptRounds", 10, MIN_ROUNDS, MAX_ROUNDS),
+        {p: tuple(u) for p, u in ownership.parse_owners(values, users, uploaders, authenticate).items()},
+        ownership.parse_uncovered(values),
+        expiry.parse_expires(values, users, now),
         metrics,
     )

@@ -97,6 +97,12 @@ def test_the_pull_request_preview_shows_the_plan_and_dials_no_host(policy_enviro
     planned = result.change_summary
     assert planned.get(auto.OpType.CREATE, 0) >= 20, f"the plan creates the whole stack: {planned}"
     assert "mandatory" not in result.stdout, result.stdout[-3000:]
+    # Only advice: the committed production config does not say who may publish what. (Nor when its
+    # upload credentials expire, which upload-credentials-expire reads from the password file's step:
+    # hashed with the salt key, a resource not created yet, it is unknown in a new stack's first
+    # preview, and the stack rule skips it; tests/policy/test_publish_rules.py covers it.)
+    advisories = set(re.findall(r"\[advisory\]\s+([a-z-]+)\s+\([\w:]+: ([\w-]+)\)", result.stdout))
+    assert advisories == {("ownership-declared", "pypi-gunicorn-config")}, result.stdout[-3000:]
     assert unreachable_sshd.accepted == 0, "a preview connects to no host"
 
 
@@ -142,6 +148,7 @@ def test_without_a_config_every_rule_is_advisory(policy_environment, tmp_path):
     assert advisories == {
         ("auth-protects-all-actions", "pypi-container"),
         ("package-volume-protected", "pypi-packages"),
+        ("ownership-declared", "pypi-gunicorn-config"),
     }, result.stdout[-3000:]
     assert "mandatory" not in result.stdout
     # retainOnDelete is not among what a policy is shown: dev's volume is reported as not protected.

@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE
 
-from tests.support.deployments import PASSWORDS, REMOTE_OVERRIDES
+from components.in_container.project_access import render as render_access
+from components.pypiserver.programs import archive
+from tests.support.deployments import PASSWORDS, REMOTE_OVERRIDES, deploy
 from tests.support.policy_pack import (
     DOCKER_PROVIDER,
     NAMES,
+    PINNED,
     POLICY,
     POLICY_DIR,
     RESOURCE_NAMES,
@@ -36,6 +39,8 @@ SDK_CASES: dict[str, tuple[str, Callable[[dict[str, Any]], object]]] = {
     "index-not-public-without-tls": ("pypi-container", publish("0.0.0.0")),
     "container-unprivileged": ("pypi-front", lambda i: i.update(privileged=True)),
     "container-memory-limit": ("pypi-front", lambda i: i.pop("memory")),
+    # The programs delivered without rules: every uploader may publish every project.
+    "ownership-declared": ("pypi-gunicorn-config", lambda i: i.update(stdin=archive(render_access({}, "uploaders")))),
 }
 
 
@@ -43,10 +48,19 @@ def test_every_policy_has_an_sdk_case():
     assert set(SDK_CASES) == set(RESOURCE_NAMES) and set(POLICY) == set(NAMES)
 
 
+@pytest.fixture(scope="module")
+def declared(production):
+    """Production that also declares who may publish what (the one policy production is only advised on)."""
+    expires = ["ci: 2099-06-30T00:00:00Z", "alice: 2099-06-30T00:00:00Z"]
+    return deploy("production", **PINNED, owners=["*: ci"], uncoveredProjects="nobody", expires=expires)
+
+
 @pytest.mark.parametrize("policy", RESOURCE_NAMES)
-def test_each_policy_through_the_sdk(production, policy):
+def test_each_policy_through_the_sdk(production, declared, policy):
     config = engine_config(POLICY_DIR / "production.json")[policy][1]
     resource, change = SDK_CASES[policy]
+    if policy == "ownership-declared":
+        production = declared
     reg = production.named(resource)
     for other in production.registrations:  # every policy sees every resource, as in a deployment
         assert validate(policy, sdk_args(other, config=config)) == [], (policy, other.name)

@@ -88,15 +88,20 @@ def check(name: str, reg: Registration, props: dict[str, Any] | None = None, **c
 
 
 def findings(d: Deployment, config_file: str | None) -> dict[tuple[str, str], list[str]]:
-    """(policy, resource) -> messages, every rule over every registration, with a config file's properties."""
+    """(policy, resource) -> messages, every rule the config file leaves on over every registration, with
+    its properties."""
     config = engine_config(POLICY_DIR / config_file if config_file else None)
     found = {}
     for reg in d.registrations:
         for rule in rules.RULES:
+            if config[rule.name][0] == "disabled":
+                continue
             messages = rule.check(rules.Subject(reg.type, reg.name, reg.plain, options(reg), config[rule.name][1]))
             if messages:
                 found[(rule.name, reg.name)] = messages
     for stack_rule in rules.STACK_RULES:
+        if config[stack_rule.name][0] == "disabled":
+            continue
         messages = stack_rule.check(stack_resources(d), config[stack_rule.name][1])
         if messages:
             found[(stack_rule.name, "stack")] = messages

@@ -15,10 +15,13 @@ import pytest
 from components import settings
 from components.in_container import gunicorn_conf, index_rules
 from components.in_container.gunicorn_conf import audit_line, disk_refusal, refusal, user_of
+from components.in_container.project_access import render as render_access
 from components.pypiserver import args as server_args
 from components.pypiserver import programs as program_files
 from tests.support.real_pypiserver import ensure_venv, unpack_programs
 from tests.support.recorded import ROOT
+
+NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
 
 def basic(credentials: str) -> str:
@@ -81,9 +84,11 @@ def test_the_guard_refuses_what_would_be_stored_but_not_served_or_a_second_spell
 def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_beside_it(tmp_path):
     """As gunicorn loads it (importlib from the file GUNICORN_CMD_ARGS names, gunicorn/app/base.py),
     from the folder the deployment unpacks: the guard's rules are that folder's index_rules.py."""
-    folder = tmp_path / program_files.digest()
-    unpack_programs(program_files.archive(), folder)
+    folder = tmp_path / program_files.digest(NO_RULES)
+    unpack_programs(program_files.archive(NO_RULES), folder)
     delivered = [
+        "access.json",
+        "audit_record.py",
         "disk_watch.py",
         "exposition.py",
         "file_reading.py",
@@ -94,6 +99,7 @@ def test_the_delivered_configuration_reads_the_rules_of_the_indexer_delivered_be
         "index_metrics.py",
         "index_rules.py",
         "page_tree.py",
+        "project_access.py",
         "simple_pages.py",
         "static_index.py",
         "stopping.py",
@@ -122,11 +128,11 @@ def test_the_guard_reads_the_store_where_pypiserver_is_told_to_keep_it():
 
 
 def test_the_program_folder_is_named_by_its_content_and_the_archive_is_the_same_every_run():
-    first, again = program_files.archive(), program_files.archive()
+    first, again = program_files.archive(NO_RULES), program_files.archive(NO_RULES)
     assert first == again, "an unchanged program must never show a change"
-    assert re.fullmatch(r"[0-9a-f]{16}", program_files.digest())
-    assert program_files.gunicorn_config() == f"/data/hooks/{program_files.digest()}/gunicorn.conf.py"
-    assert program_files.indexer_program() == f"/data/hooks/{program_files.digest()}/static_index.py"
+    assert re.fullmatch(r"[0-9a-f]{16}", program_files.digest(NO_RULES))
+    assert program_files.gunicorn_config(NO_RULES) == f"/data/hooks/{program_files.digest(NO_RULES)}/gunicorn.conf.py"
+    assert program_files.indexer_program(NO_RULES) == f"/data/hooks/{program_files.digest(NO_RULES)}/static_index.py"
 
 
 GIB = 1 << 30

@@ -14,10 +14,13 @@ import time
 import pytest
 
 from components.in_container import disk_watch, folder_watch, fs, static_index
+from components.in_container.project_access import render as render_access
 from components.in_container.static_index import Indexer
 from components.pypiserver import programs as program_files
 from tests.support.index_client import make_wheel
 from tests.support.real_pypiserver import unpack_programs
+
+NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
 
 @pytest.fixture(autouse=True)
@@ -367,8 +370,8 @@ def test_the_delivered_indexer_runs_from_its_folder_as_the_container_runs_it(tmp
     """Unpacked as the deployment unpacks it and started as the indexer's container starts it
     (`python3 <folder>/static_index.py PACKAGES OUTPUT LIMIT`): its siblings import without the
     package, it writes the pages and the disk reading, and SIGTERM stops it at once."""
-    folder = tmp_path / program_files.digest()
-    unpack_programs(program_files.archive(), folder)
+    folder = tmp_path / program_files.digest(NO_RULES)
+    unpack_programs(program_files.archive(NO_RULES), folder)
     packages, output = tmp_path / "packages", tmp_path / "index"
     packages.mkdir()
     output.mkdir()

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from components import volume_files
+from components.in_container.project_access import render as render_access
 from components.pypiserver import programs as program_files
 from tests.support.stand_ins import put_on_path
 
@@ -18,6 +19,8 @@ FAKE_DOCKER = """#!/bin/sh
 while [ "$1" != "-c" ]; do shift; done
 exec sh -c "$2"
 """
+
+NO_RULES = render_access({}, "uploaders")  # a stack without `owners`: access.json as delivered
 
 
 @pytest.fixture
@@ -35,11 +38,11 @@ def deliver(tmp_path, monkeypatch):
 
 def test_the_programs_arrive_as_one_folder_named_by_their_content(deliver):
     volume, run = deliver
-    result = run(program_files.digest(), program_files.archive())
+    result = run(program_files.digest(NO_RULES), program_files.archive(NO_RULES))
     assert result.returncode == 0, result.stderr
-    folder = volume / program_files.digest()
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == program_files.texts()
-    assert sorted(p.name for p in volume.iterdir()) == [program_files.digest()], "nothing left beside it"
+    folder = volume / program_files.digest(NO_RULES)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == program_files.texts(NO_RULES)
+    assert sorted(p.name for p in volume.iterdir()) == [program_files.digest(NO_RULES)], "nothing left beside it"
     # Readable by the indexer (root without capabilities: no reading others' private files, seen with
     # the real engine) and by pypiserver's user, writable by neither.
     for path, mode in ((folder, 0o755), *((p, 0o644) for p in folder.iterdir())):
@@ -49,20 +52,20 @@ def test_the_programs_arrive_as_one_folder_named_by_their_content(deliver):
 
 def test_an_existing_folder_is_never_rewritten(deliver):
     volume, run = deliver
-    assert run(program_files.digest(), program_files.archive()).returncode == 0
-    marker = volume / program_files.digest() / "gunicorn.conf.py"
+    assert run(program_files.digest(NO_RULES), program_files.archive(NO_RULES)).returncode == 0
+    marker = volume / program_files.digest(NO_RULES) / "gunicorn.conf.py"
     marker.write_text("what the running container read")
-    assert run(program_files.digest(), program_files.archive()).returncode == 0
+    assert run(program_files.digest(NO_RULES), program_files.archive(NO_RULES)).returncode == 0
     assert marker.read_text() == "what the running container read"
 
 
 def test_a_delivered_folder_gets_its_owner_and_modes_back(deliver):
     """A folder left with other modes (an earlier delivery, a hand edit) is made readable again."""
     volume, run = deliver
-    assert run(program_files.digest(), program_files.archive()).returncode == 0
-    folder = volume / program_files.digest()
+    assert run(program_files.digest(NO_RULES), program_files.archive(NO_RULES)).returncode == 0
+    folder = volume / program_files.digest(NO_RULES)
     folder.chmod(0o700)
-    assert run(program_files.digest(), program_files.archive()).returncode == 0
+    assert run(program_files.digest(NO_RULES), program_files.archive(NO_RULES)).returncode == 0
     assert stat.S_IMODE(folder.stat().st_mode) == 0o755
 
 
@@ -72,11 +75,11 @@ def test_the_newest_folders_are_kept_and_older_releases_pruned(deliver):
     names = [f"{n:016x}" for n in range(1, 5)]
     for name in names:
         time.sleep(0.02)  # distinct mtimes: `ls -t` orders by them
-        assert run(name, program_files.archive(), keep=3).returncode == 0
+        assert run(name, program_files.archive(NO_RULES), keep=3).returncode == 0
     assert sorted(p.name for p in volume.iterdir()) == names[1:], "the newest three; the single file went first"
     # Going back to a kept release makes it the newest again, so it is not the next one pruned.
     time.sleep(0.02)
-    assert run(names[1], program_files.archive(), keep=3).returncode == 0
+    assert run(names[1], program_files.archive(NO_RULES), keep=3).returncode == 0
     time.sleep(0.02)
-    assert run(f"{5:016x}", program_files.archive(), keep=3).returncode == 0
+    assert run(f"{5:016x}", program_files.archive(NO_RULES), keep=3).returncode == 0
     assert sorted(p.name for p in volume.iterdir()) == [names[1], names[3], f"{5:016x}"]
