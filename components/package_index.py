@@ -43,10 +43,10 @@ from .pypiserver.htpasswd import render_htpasswd
 from .pypiserver.resources import Credentials, Pypiserver, PypiserverArgs
 from .scope import Scope
 from .settings import Settings
+from .settings.ownership import access_file
 from .store import backup
 from .store.backup import Backup, BackupArgs
 from .store.mounts import INDEX_DIR
-from .settings.ownership import access_file
 from .store.volumes import Store, declare_store
 from .supervision.resources import declare_health_gate, declare_units, disk_line
 from .supervision.scripts import IndexerReading
@@ -166,7 +166,7 @@ def _pypiserver_args(
         store.packages,
         credentials,
         settings.supervision.health_timeout_seconds,
-        access_file(access.owners, access.uncovered, access.expires),
+        access_file(access.owners, access.uncovered, access.expires, access.statuses),
         after=restored,
     )
 

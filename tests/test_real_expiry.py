@@ -8,9 +8,8 @@ import datetime
 import re
 import time
 
-from tests.support.real_access import TEAM, access_stack
-
 from tests.support.index_client import make_wheel, upload
+from tests.support.real_access import TEAM, access_stack
 
 AHEAD = 60  # seconds
 

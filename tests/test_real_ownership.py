@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.support.real_access import AccessStack, access_stack
 
 from tests.support.index_client import make_wheel, remove, twine_upload
+from tests.support.real_access import AccessStack, access_stack
 
 OWNERS = ["acme-*: alice, ci-acme", "frozen-tool: "]
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from components.in_container.project_access import render as render_access
 from components.pypiserver.programs import archive
 from tests.support.deployments import deploy
-from tests.support.policy_pack import PINNED, POLICY, POLICY_DIR, RULE, assert_names, check, engine_config, sdk_args, stack_resources
+from tests.support.policy_pack import (
+    PINNED,
+    POLICY,
+    POLICY_DIR,
+    RULE,
+    assert_names,
+    check,
+    engine_config,
+    sdk_args,
+    stack_resources,
+)
 
 EXPIRES = ["ci: 2099-06-30T00:00:00Z", "alice: 2099-06-30T00:00:00Z"]
 
