@@ -36,6 +36,9 @@ def render_caddyfile(
         f"{site} {{",
         *_site_settings(settings),
         *routes.health_route(),
+        *routes.quarantined_files(
+            [p for p, (status, _) in access.statuses.items() if status == "quarantined"], logins, "download" in protect
+        ),
         *routes.file_routes(logins, "download" in protect),
         *routes.redirects(logins, "list" in protect),
         *routes.page_routes(logins, "list" in protect),
