@@ -173,7 +173,7 @@ def _pypiserver_args(
         store.packages,
         credentials,
         settings.supervision.health_timeout_seconds,
-        access_file(access.owners, access.uncovered, access.expires),
+        access_file(access.owners, access.uncovered, access.expires, access.statuses),
         after=restored,
     )
 

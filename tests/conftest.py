@@ -26,11 +26,17 @@ def production() -> Deployment:
 def pytest_terminal_summary(terminalreporter):
     """Figures the real-host tests measured (build and boot times, downtime), shown even on success."""
     from tests.host.commands import FIGURES
+    from tests.support.access_tally import ACCESS
     from tests.support.metrics_tally import METRICS
     from tests.support.readme_commands import TALLY
 
-    metrics = METRICS.line()
-    lines = [*FIGURES, *([TALLY.line()] if TALLY.outcomes else []), *([metrics] if metrics else [])]
+    metrics, access = METRICS.line(), ACCESS.line()
+    lines = [
+        *FIGURES,
+        *([TALLY.line()] if TALLY.outcomes else []),
+        *([metrics] if metrics else []),
+        *([access] if access else []),
+    ]
     if lines:
         terminalreporter.section("pypi-index figures")
         for line in lines:

@@ -41,6 +41,9 @@ def render_caddyfile(
         *_site_settings(settings),
         *routes.health_route(),
         *metrics_routes(scrapers),
+        *routes.quarantined_files(
+            [p for p, (status, _) in access.statuses.items() if status == "quarantined"], logins, "download" in protect
+        ),
         *routes.file_routes(logins, "download" in protect),
         *routes.redirects(logins, "list" in protect),
         *routes.page_routes(logins, "list" in protect),

@@ -27,6 +27,7 @@ from ..in_container.disk_watch import PAUSED_FLAG
 from ..in_container.static_index import METADATA_DIR
 from ..pypiserver.args import HEALTH_PATH, NETWORK_ALIAS, PORT
 from ..store.mounts import INDEX_DIR, PACKAGES_ROOT
+from . import quarantine
 from .logins import Logins, expired_check
 
 BACKEND = f"{NETWORK_ALIAS}:{PORT}"
@@ -138,6 +139,11 @@ def _auth(matcher: str, logins: Logins) -> list[str]:
     users = [f"\t\t\t{name} {logins.hashes[name]}" for name in sorted(logins.hashes)]
     opening = " ".join(part for part in ("basic_auth", matcher, "{") if part)
     return [f"\t\t{opening}", *users, "\t\t}", *(f"\t\t{line}" for line in expired_check(logins, matcher))]
+
+
+def quarantined_files(projects: list[str], logins: Logins, protected: bool) -> list[str]:
+    """No file of a quarantined project (PEP 792), after the download credentials (quarantine.py)."""
+    return quarantine.quarantine_route(projects, _auth("", logins) if protected else [])
 
 
 def health_route() -> list[str]:

@@ -29,9 +29,9 @@ class PageTree:
     def _page(self, project: str, kind: str) -> str:
         return os.path.join(self.simple, project, f"index.{kind}")
 
-    def write_project(self, project: str, files: dict[str, dict]) -> None:
-        fs.write_text(self._page(project, "json"), simple_pages.render_project_json(project, files))
-        fs.write_text(self._page(project, "html"), simple_pages.render_project(project, files))
+    def write_project(self, project: str, files: dict[str, dict], status: tuple[str, str] | None = None) -> None:
+        fs.write_text(self._page(project, "json"), simple_pages.render_project_json(project, files, status))
+        fs.write_text(self._page(project, "html"), simple_pages.render_project(project, files, status))
 
     def remove_project(self, project: str) -> None:
         for kind in ("json", "html"):
@@ -62,10 +62,11 @@ class PageTree:
         return [name.removesuffix(".metadata") for name in fs.names(self.metadata) if name.endswith(".metadata")]
 
 
-def makers_key() -> str:
-    """What makes the pages: the record's format, the renderers and the naming rules. Pages made by
-    others are all rewritten at the start (once, after an upgrade that changed them)."""
-    digest = hashlib.sha256(file_records.FORMAT.encode())
+def makers_key(statuses: str = "") -> str:
+    """What makes the pages: the record's format, the renderers, the naming rules and the projects'
+    statuses (`statuses`, their text). Pages made by others are all rewritten at the start (once, after
+    an upgrade or a change of statuses, which replaces the indexer)."""
+    digest = hashlib.sha256(file_records.FORMAT.encode() + statuses.encode())
     for module in (simple_pages, index_rules):
         with open(module.__file__ or "", "rb") as source:
             digest.update(source.read())

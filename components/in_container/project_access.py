@@ -20,6 +20,9 @@ import time
 
 ACCESS_FILE = "access.json"
 UNCOVERED = ("uploaders", "nobody")
+STATUSES = ("archived", "quarantined", "deprecated")
+"""PEP 792's statuses besides `active` (every project not named); the first two refuse uploads."""
+CLOSED = ("archived", "quarantined")
 """What a project no rule covers allows: any user with the upload role, or nobody."""
 
 # What a pattern may hold before normalisation: a name's characters (PEP 508 identifier) and the wildcards.
@@ -51,7 +54,11 @@ class ProjectAccess:
     # A plain class: gunicorn_conf.py loads this module by path, outside sys.modules, where a
     # dataclass cannot resolve its own annotations (dataclasses._is_type).
     def __init__(
-        self, owners: tuple[tuple[str, tuple[str, ...]], ...], uncovered: str, expires: dict[str, int] | None = None
+        self,
+        owners: tuple[tuple[str, tuple[str, ...]], ...],
+        uncovered: str,
+        expires: dict[str, int] | None = None,
+        statuses: dict[str, tuple[str, str]] | None = None,
     ):
         self.owners = owners
         """(normalised pattern, the users it grants), in the config's order."""
@@ -59,6 +66,8 @@ class ProjectAccess:
         self._compiled = [(_regex(p), p, users) for p, users in owners]
         self.expires = expires or {}
         """User -> the Unix time their credential stops working (the stack's `expires`)."""
+        self.statuses = statuses or {}
+        """PEP 503 name -> (PEP 792 status, reason), the projects not active (the stack's `projectStatus`)."""
 
     def expired(self, user: str, now: float) -> str | None:
         """Why `user`'s credential no longer works at `now`, or None: the front server refuses it too
@@ -77,7 +86,11 @@ class ProjectAccess:
         return [p for p, _ in covering], tuple(sorted({u for _, users in covering for u in users}))
 
     def refusal(self, user: str, project: str, action: str = "upload to") -> str | None:
-        """Why `user` may not `action` the (normalised) `project`, or None if it may."""
+        """Why `user` may not `action` the (normalised) `project`, or None if it may. An archived or
+        quarantined project takes no upload from anyone (PEP 792: the index MUST NOT allow uploads)."""
+        status, reason = self.statuses.get(project, ("active", ""))
+        if status in CLOSED and action == "upload to":
+            return f"project {project!r} is {status}: it takes no new uploads" + (f" ({reason})" if reason else "")
         covered = self.owners_of(project)
         if covered is None:
             if self.uncovered == "uploaders":
@@ -93,10 +106,17 @@ class ProjectAccess:
         return f"user {user!r} may not {action} project {project!r}: {' and '.join(patterns)} may be published by {granted} only"
 
 
-def render(owners: dict[str, list[str]], uncovered: str, expires: dict[str, int] | None = None) -> str:
+def render(
+    owners: dict[str, list[str]],
+    uncovered: str,
+    expires: dict[str, int] | None = None,
+    statuses: dict[str, tuple[str, str]] | None = None,
+) -> str:
     """access.json: the same text for the same rules (their order kept: it is the config's)."""
     rules = [[normal_pattern(p), sorted(set(users))] for p, users in owners.items()]
-    data = {"owners": rules, "uncovered": uncovered, "expires": dict(sorted((expires or {}).items()))}
+    data: dict = {"owners": rules, "uncovered": uncovered, "expires": dict(sorted((expires or {}).items()))}
+    if statuses:  # absent when every project is active: the file of a stack without statuses is unchanged
+        data["statuses"] = {p: list(s) for p, s in sorted(statuses.items())}
     return json.dumps(data, sort_keys=True, indent=1) + "\n"
 
 
@@ -105,7 +125,9 @@ def parse(text: str) -> ProjectAccess:
     if data.get("uncovered") not in UNCOVERED:
         raise ValueError(f"{ACCESS_FILE}: uncovered must be one of {UNCOVERED}")
     owners = tuple((p, tuple(users)) for p, users in data["owners"])
-    return ProjectAccess(owners, data["uncovered"], {u: int(t) for u, t in data.get("expires", {}).items()})
+    expires = {u: int(t) for u, t in data.get("expires", {}).items()}
+    statuses = {p: (s[0], s[1]) for p, s in data.get("statuses", {}).items()}
+    return ProjectAccess(owners, data["uncovered"], expires, statuses)
 
 
 def load(path: str) -> ProjectAccess:

@@ -17,6 +17,10 @@ else:
     import index_rules  # type: ignore[import-not-found, no-redef]
 
 API_VERSION = "1.1"  # PEP 700's additions to PEP 691
+# PEP 792: a project page that carries a status declares version 1.4 (HTML `pypi:repository-version`,
+# JSON `meta.api-version`); the versions between add only optional fields (PEP 708, PEP 740). A page
+# without a status stays at 1.1, which clients read as `active`.
+STATUS_API_VERSION = "1.4"
 
 
 def upload_time(mtime_ns: int) -> str:
@@ -60,9 +64,25 @@ def _attributes(info: dict) -> str:
     return extra
 
 
-def render_project(project: str, files: dict[str, dict]) -> str:
+def _status_meta(status: tuple[str, str] | None) -> str:
+    """PEP 792's HTML: `pypi:project-status`, and `pypi:project-status-reason` when there is a reason."""
+    if status is None:
+        return ""
+    meta = f'    <meta name="pypi:project-status" content="{html.escape(status[0], quote=True)}">\n'
+    if status[1]:
+        meta += f'    <meta name="pypi:project-status-reason" content="{html.escape(status[1], quote=True)}">\n'
+    return meta
+
+
+def _offered(files: dict[str, dict], status: tuple[str, str] | None) -> dict[str, dict]:
+    """The files a page lists: none of a quarantined project (PEP 792: the index MUST NOT offer any)."""
+    return {} if status is not None and status[0] == "quarantined" else files
+
+
+def render_project(project: str, files: dict[str, dict], status: tuple[str, str] | None = None) -> str:
     """`files`: file name -> {sha256, size, mtime_ns, requires_python, metadata_sha256}. Links go to
-    /packages/<file>, served from the volume."""
+    /packages/<file>, served from the volume. `status`: PEP 792's (status, reason), None for active."""
+    files = _offered(files, status)
     links = "".join(
         f'    <a href="../../packages/{html.escape(name)}#sha256={info["sha256"]}"{_attributes(info)}>'
         f"{html.escape(name)}</a><br>\n"
@@ -70,14 +90,17 @@ def render_project(project: str, files: dict[str, dict]) -> str:
     )
     return (
         "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
+        f'    <meta name="pypi:repository-version" content="{STATUS_API_VERSION if status else API_VERSION}">\n'
+        f"{_status_meta(status)}"
         f"    <title>Links for {html.escape(project)}</title>\n  </head>\n"
         f"  <body>\n    <h1>Links for {html.escape(project)}</h1>\n{links}  </body>\n</html>\n"
     )
 
 
-def render_project_json(project: str, files: dict[str, dict]) -> str:
-    """PEP 691's project page with PEP 700's `versions`, `size` and `upload-time`."""
+def render_project_json(project: str, files: dict[str, dict], status: tuple[str, str] | None = None) -> str:
+    """PEP 691's project page with PEP 700's `versions`, `size` and `upload-time`, and PEP 792's
+    `project-status` (beside `meta`, with `status` and, when given, `reason`)."""
+    files = _offered(files, status)
     entries = []
     for name, info in sorted(files.items()):
         metadata = {"sha256": info["metadata_sha256"]} if info.get("metadata_sha256") else False
@@ -96,4 +119,8 @@ def render_project_json(project: str, files: dict[str, dict]) -> str:
             }
         )
     versions = sorted({v for v in (index_rules.version_of(name) for name in files) if v})
-    return json.dumps({"meta": {"api-version": API_VERSION}, "name": project, "versions": versions, "files": entries})
+    page: dict = {"meta": {"api-version": API_VERSION}, "name": project, "versions": versions, "files": entries}
+    if status is not None:
+        page["meta"]["api-version"] = STATUS_API_VERSION
+        page["project-status"] = {"status": status[0], **({"reason": status[1]} if status[1] else {})}
+    return json.dumps(page)

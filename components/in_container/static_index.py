@@ -37,13 +37,24 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 # Beside this file: as components.in_container.static_index in the program and its tests, or from the folder
 # the program delivered them into, where the container runs them (python3 /data/hooks/<hash>/...).
 if __package__:
-    from . import disk_watch, file_reading, file_records, index_rules, page_tree, stopping, watching, yank_list
+    from . import (
+        disk_watch,
+        file_reading,
+        file_records,
+        index_rules,
+        page_tree,
+        project_access,
+        stopping,
+        watching,
+        yank_list,
+    )
 else:
     import disk_watch  # type: ignore[import-not-found, no-redef]
     import file_reading  # type: ignore[import-not-found, no-redef]
     import file_records  # type: ignore[import-not-found, no-redef]
     import index_rules  # type: ignore[import-not-found, no-redef]
     import page_tree  # type: ignore[import-not-found, no-redef]
+    import project_access  # type: ignore[import-not-found, no-redef]
     import stopping  # type: ignore[import-not-found, no-redef]
     import watching  # type: ignore[import-not-found, no-redef]
     import yank_list  # type: ignore[import-not-found, no-redef]
@@ -60,7 +71,9 @@ CHUNK = 4096  # files looked at per transaction
 
 
 class Indexer:
-    def __init__(self, packages: str, output: str, upload_limit: int = 0):
+    def __init__(
+        self, packages: str, output: str, upload_limit: int = 0, statuses: dict[str, tuple[str, str]] | None = None
+    ):
         self.packages = packages
         self.disk = disk_watch.DiskWatch(packages, output, upload_limit)
         self.tree = page_tree.PageTree(output)
@@ -79,7 +92,9 @@ class Indexer:
         """Files seen closed by their writer since they last changed (see `folder_watch.Watch`)."""
         self.doomed: set[str] = set()
         """Files whose metadata file goes once no page names it."""
-        self.pages_key = page_tree.makers_key()
+        self.statuses = statuses or {}
+        """PEP 503 name -> PEP 792 (status, reason), from access.json beside this program."""
+        self.pages_key = page_tree.makers_key(json.dumps(self.statuses, sort_keys=True) if self.statuses else "")
         self.started = False
         self.root_due = False
         self.between: Callable[[], None] | None = None
@@ -216,7 +231,7 @@ class Indexer:
             if files:
                 for name, info in files.items():
                     info["yanked"] = self.yanks.reason(project, name)
-                self.tree.write_project(project, files)
+                self.tree.write_project(project, files, self.statuses.get(project))
                 written += 1
                 self.root_due |= project not in self.projects
                 self.projects.add(project)
@@ -277,13 +292,20 @@ class Indexer:
         watching.run(self, interval)
 
 
+def _statuses() -> dict[str, tuple[str, str]]:
+    """The projects' statuses from access.json, which the program delivers beside this file; run from
+    the source tree (the tests), there is none and every project is active."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), project_access.ACCESS_FILE)
+    return project_access.load(path).statuses if os.path.exists(path) else {}
+
+
 def main(argv: list[str]) -> None:
     packages, output = argv[1], argv[2]
     # The indexer is its container's PID 1, which the kernel gives no default signal action: without
     # a handler, `docker stop` (every replacement, every restart) waits out the grace period and kills it.
     signal.signal(signal.SIGTERM, lambda *_: stopping.ask())
     try:
-        Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0).run()
+        Indexer(packages, output, int(argv[3]) if len(argv) > 3 else 0, _statuses()).run()
     except stopping.Stop:
         print("indexer: stopped", flush=True)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config_reading import USER_NAME, ConfigError, read_int, read_list, show
-from . import expiry, ownership
+from . import expiry, ownership, status
 
 # pypiserver's actions, in its order.
 ACTIONS = ("update", "download", "list")
@@ -44,6 +44,8 @@ class AccessSettings:
     """Who may publish a project no rule covers: `uploaders` (every user with the upload role) or `nobody`."""
     expires: Mapping[str, int] = field(default_factory=dict)
     """User -> the Unix time their credential stops working (expiry.py); users without one never expire."""
+    statuses: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """PEP 503 name -> (PEP 792 status, reason) of the projects that are not active (status.py)."""
     metrics_users: tuple[str, ...] = ()
     """The users who may scrape the metrics, and do nothing else (no list, download or upload)."""
 
@@ -172,5 +174,6 @@ def parse_access(values: Mapping[str, Any], users_secret: bool, production: bool
         {p: tuple(u) for p, u in ownership.parse_owners(values, users, uploaders, authenticate).items()},
         ownership.parse_uncovered(values),
         expiry.parse_expires(values, users, now),
+        status.parse_statuses(values),
         metrics,
     )

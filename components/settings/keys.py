@@ -43,6 +43,7 @@ KEYS = (
     "users",
     *USER_KEYS,
     "yanked",
+    "projectStatus",
     "allowOverwrite",
     "fallbackUrl",
     "server",

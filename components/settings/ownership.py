@@ -69,6 +69,11 @@ def parse_uncovered(values: Mapping[str, Any]) -> str:
     return read_choice(values, "uncoveredProjects", "uploaders", project_access.UNCOVERED)
 
 
-def access_file(owners: Mapping[str, tuple[str, ...]], uncovered: str, expires: Mapping[str, int]) -> str:
-    """The text of access.json, which the program delivers beside the upload guard."""
-    return project_access.render({p: list(u) for p, u in owners.items()}, uncovered, dict(expires))
+def access_file(
+    owners: Mapping[str, tuple[str, ...]],
+    uncovered: str,
+    expires: Mapping[str, int],
+    statuses: Mapping[str, tuple[str, str]],
+) -> str:
+    """The text of access.json, which the program delivers beside the upload guard and the indexer."""
+    return project_access.render({p: list(u) for p, u in owners.items()}, uncovered, dict(expires), dict(statuses))

@@ -5,17 +5,19 @@ with a team of users: who may read, who may upload, who owns which projects."""
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.in_container import project_access
 from tests.host.machine import free_port
 from tests.support.deployments import PASSWORDS, config_for
 from tests.support.index_client import Response, http_get, make_wheel, upload
 from tests.support.real_front import RunningFront, running_front
-from tests.support.real_pypiserver import RunningIndex, running_deployed_index
+from tests.support.real_pypiserver import RunningIndex, running_deployed_index, unpack_programs
 from tests.support.recorded import Deployment, reveal, run_program
 
 TEAM = {
@@ -83,6 +85,13 @@ def team_deployment(https_port: int, **overrides) -> Deployment:
     return run_program("staging", config_for("staging", **settings))
 
 
+def delivered_statuses(deployment: Deployment) -> dict:
+    """The projects' statuses in the access.json the deployment delivers beside the indexer."""
+    with tempfile.TemporaryDirectory() as folder:
+        unpack_programs(reveal(deployment.named("pypi-gunicorn-config").inputs["stdin"]), Path(folder))
+        return project_access.load(str(Path(folder) / project_access.ACCESS_FILE)).statuses
+
+
 @contextmanager
 def access_stack(workdir: Path, **overrides) -> Iterator[AccessStack]:
     https_port, backend_port = free_port(), free_port()
@@ -90,6 +99,8 @@ def access_stack(workdir: Path, **overrides) -> Iterator[AccessStack]:
     caddy_text = reveal(deployment.named("pypi-caddyfile").inputs["stdin"])
     with (
         running_deployed_index(deployment, workdir / "backend", backend_port) as backend,
-        running_front(caddy_text, workdir / "front", backend.packages, backend_port, https_port) as front,
+        running_front(
+            caddy_text, workdir / "front", backend.packages, backend_port, https_port, delivered_statuses(deployment)
+        ) as front,
     ):
         yield AccessStack(backend, front, deployment)

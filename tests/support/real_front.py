@@ -55,12 +55,15 @@ class RunningFront:
 
 
 @contextmanager
-def running_front(text: str, root: Path, packages: Path, backend_port: int, https_port: int) -> Iterator[RunningFront]:
-    """Caddy in front of a running pypiserver, with the indexer writing pages from `packages`."""
+def running_front(
+    text: str, root: Path, packages: Path, backend_port: int, https_port: int, statuses: dict | None = None
+) -> Iterator[RunningFront]:
+    """Caddy in front of a running pypiserver, with the indexer writing pages from `packages` (and the
+    projects' PEP 792 `statuses`, as the deployment delivers them in access.json)."""
     (root / "srv").mkdir(parents=True, exist_ok=True)
     (root / "srv" / "packages").symlink_to(packages)
     (root / "index").mkdir(exist_ok=True)
-    indexer = Indexer(str(packages), str(root / "index"))
+    indexer = Indexer(str(packages), str(root / "index"), statuses=statuses)
     threading.Thread(target=indexer.run, kwargs={"interval": 0.2}, daemon=True).start()
     admin_port, http_port = free_port(), free_port()
     config = root / "Caddyfile"

@@ -128,7 +128,7 @@ def test_a_crash_after_the_record_changed_and_before_the_pages_did_is_made_good_
     (packages / "proj_00002-1.0.tar.gz").unlink()
     crashing = Indexer(str(packages), str(output))
 
-    def killed(self, project, files):
+    def killed(self, project, files, status=None):
         raise SystemExit("killed while writing the pages")
 
     with monkeypatch.context() as patched:
@@ -188,7 +188,7 @@ def test_new_renderers_rewrite_every_page_once_and_an_earlier_record_is_taken_ov
     assert Indexer(str(packages), str(output)).scan() == 4, "every page, by the new renderers"
     assert counted["hashed"] == [] and not (output / static_index.EARLIER_RECORD_FILE).exists()
     assert Indexer(str(packages), str(output)).scan() == 0
-    monkeypatch.setattr(page_tree, "makers_key", lambda: "other renderers")
+    monkeypatch.setattr(page_tree, "makers_key", lambda statuses="": "other renderers")
     assert Indexer(str(packages), str(output)).scan() == 4
 
 

@@ -51,5 +51,7 @@ def test_rules_are_read_on_the_normalised_name_and_default_to_every_uploader():
 def test_the_delivered_file_is_the_same_text_for_the_same_rules():
     one = parse(team(owners=["acme-*: ci-acme, alice"]), "staging", SECRETS).access
     two = parse(team(owners=["ACME.*: alice ci-acme"]), "staging", SECRETS).access
-    assert access_file(one.owners, one.uncovered, one.expires) == access_file(two.owners, two.uncovered, two.expires)
-    assert '"acme-*"' in access_file(one.owners, one.uncovered, one.expires)
+    assert access_file(one.owners, one.uncovered, one.expires, one.statuses) == access_file(
+        two.owners, two.uncovered, two.expires, two.statuses
+    )
+    assert '"acme-*"' in access_file(one.owners, one.uncovered, one.expires, one.statuses)
