@@ -70,7 +70,9 @@ def test_the_readme_production_set_up_runs_as_written_up_to_the_preview(target_h
     preview = outcomes[-1].output
     assert re.search(r"\+ \d+ to create", preview), preview[-3000:]
     # The pack ran (the engine lists each pack it ran under "Policies:", as NAME@vVERSION: pulumi
-    # pkg/backend/display/progress.go, printPolicies) and reported nothing, advisory or mandatory (each
-    # violation is printed as "[LEVEL]  policy-name": diff.go, renderDiffPolicyViolationEvent).
+    # pkg/backend/display/progress.go, printPolicies); each violation is printed as "[LEVEL]  policy-name"
+    # (diff.go, renderDiffPolicyViolationEvent).
     assert "Policies:" in preview and f"{PACK_NAME}@v" in preview, preview[-3000:]
-    assert "[advisory]" not in preview and "[mandatory]" not in preview, preview[-3000:]
+    # No mandatory violation (one would also fail the preview); the advisory rules for `owners` and
+    # `expires` (issue 25) may speak, since the block sets neither.
+    assert "[mandatory]" not in preview, preview[-3000:]
