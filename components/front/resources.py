@@ -62,7 +62,8 @@ class FrontServer(pulumi.ComponentResource):
         scope = scope.part(self)
         self._scope, self._settings = scope, args.settings
         self.name = scope.docker_name("front")
-        config = scope.volume("front-config", scope.docker_name("front-config"), "front-config")
+        config_name = scope.docker_name("front-config")
+        config = scope.volume("front-config", config_name, "front-config")
         public = docker.Network(
             scope.child_name("public"), name=scope.docker_name("public"), opts=scope.opts(depends_on=scope.ready)
         )
@@ -70,7 +71,7 @@ class FrontServer(pulumi.ComponentResource):
         caddyfile = args.hashes.apply(
             lambda hashes: render_caddyfile(args.settings, args.access, args.fallback_url, hashes)
         )
-        files = _config_files(scope, args.settings, self.image, config, caddyfile)
+        files = _config_files(scope, args.settings, self.image, (config, config_name), self.name, caddyfile)
         self.container = scope.container(
             "front",
             128,
@@ -111,9 +112,13 @@ def _config_files(
     scope: Scope,
     settings: FrontSettings,
     image: docker.RemoteImage,
-    volume: docker.Volume,
+    config: tuple[docker.Volume, str],
+    container: str,
     caddyfile: pulumi.Output[str],
 ) -> list[pulumi.Resource]:
+    """`config`: the config volume and its Docker name; `container`: the front server's, which reloads."""
+    volume, volume_name = config
+
     def config_file(
         suffix: str, path: str, content: pulumi.Input[str], then: str = "", after: Sequence[pulumi.Resource] = ()
     ) -> pulumi.Resource:
@@ -121,7 +126,7 @@ def _config_files(
         return scope.step(
             suffix,
             volume_files.write_volume_file(
-                scope.docker_name("front-config"),
+                volume_name,
                 layout.CONFIG_DIR,
                 path.removeprefix(layout.CONFIG_DIR + "/"),
                 settings.image.ref,
@@ -148,7 +153,7 @@ def _config_files(
             "caddyfile",
             layout.CADDYFILE,
             caddyfile,
-            then=scripts.reload_front(scope.docker_name("front"), layout.CADDYFILE),
+            then=scripts.reload_front(container, layout.CADDYFILE),
             after=tls_files,
         ),
     ]

@@ -64,7 +64,8 @@ class Indexer(pulumi.ComponentResource):
         super().__init__("pypiserver:index:Indexer", scope.child_name("static-pages"), None, scope.opts())
         scope = scope.part(self)
         self.name = scope.docker_name("indexer")
-        self.pages = scope.volume("pages", scope.docker_name("pages"), "pages")
+        self.pages_name = scope.docker_name("pages")
+        self.pages = scope.volume("pages", self.pages_name, "pages")
         self._declare_yanked(scope, args)
         self.container = scope.container(
             "indexer",
@@ -99,9 +100,7 @@ class Indexer(pulumi.ComponentResource):
         pages when it changes. Nothing is deleted; un-yanking is removing the entry."""
         return scope.step(
             "yanked",
-            volume_files.write_volume_file(
-                scope.docker_name("pages"), INDEX_DIR, static_index.YANKED_FILE, args.image_ref, 0
-            ),
+            volume_files.write_volume_file(self.pages_name, INDEX_DIR, static_index.YANKED_FILE, args.image_ref, 0),
             depends_on=[args.image, self.pages, *args.yanked_after],
             stdin=json.dumps(args.settings.yanked, sort_keys=True),
         )
